@@ -1,0 +1,27 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import { DecodeError } from '../errors.js';
+
+/**
+ * Reads a whole file that must not exceed `maxBytes`. Every config file has a small fixed
+ * size, so anything bigger is refused instead of being read into memory or truncated.
+ */
+export function readFileLimited(path: string, maxBytes: number): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(maxBytes + 1);
+    let total = 0;
+    for (;;) {
+      const n = readSync(fd, buf, total, buf.length - total, null);
+      if (n === 0) break;
+      total += n;
+      if (total > maxBytes) throw new DecodeError(`${path}: larger than ${maxBytes} bytes`);
+    }
+    return new Uint8Array(buf.buffer, buf.byteOffset, total);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}

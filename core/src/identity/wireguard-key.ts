@@ -1,0 +1,35 @@
+import { x25519 } from '@noble/curves/ed25519.js';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { SEED_BYTES } from '../crypto/ed25519.js';
+import { InvalidKeyError } from '../errors.js';
+
+export interface WireGuardKeyPair {
+  readonly privateKey: Uint8Array;
+  readonly publicKey: Uint8Array;
+}
+
+export function clampX25519(key: Uint8Array): Uint8Array {
+  const k = Uint8Array.from(key);
+  k[0] = k[0]! & 0xf8;
+  k[31] = (k[31]! & 0x7f) | 0x40;
+  return k;
+}
+
+/**
+ * The standalone daemon's WireGuard static key (spec §2.1): the clamped first half of
+ * SHA-512(seed), i.e. the Ed25519 secret scalar, so its public half is the identity key's
+ * Montgomery form. Peers still learn it from gossip/certificates, never by inference.
+ */
+export function deriveWireGuardKeyPair(seed: Uint8Array): WireGuardKeyPair {
+  if (seed.length !== SEED_BYTES) throw new InvalidKeyError(`seed must be ${SEED_BYTES} bytes`);
+  const privateKey = clampX25519(sha512(seed).subarray(0, 32));
+  return { privateKey, publicKey: x25519.getPublicKey(privateKey) };
+}
+
+/**
+ * Whether the WireGuard public key `a` is the handshake initiator against `b` (spec §2.4):
+ * the lexicographically smaller key initiates, so exactly one side starts.
+ */
+export function isTieBreakInitiator(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.compare(a, b) < 0;
+}
