@@ -17,3 +17,5 @@ export * from './trust/trust-store.js';
 export * from './policy/index.js';
 export * from './fs/atomic-write.js';
 export * from './config/config-dir.js';
+export * from './time/duration.js';
+export * from './fs/read-limited.js';

@@ -82,9 +82,24 @@ describe('TV2–TV4 addressing', () => {
     assert.equal(orgDomain(K3.publicKey), '84606c');
   });
   const cases = [
-    ['meshguard-vector-15', 'e8ca03cc0dc18df9c47004bb8481ad8d9c23e8389d53bf94a53ec88c16bfc57b', '00ad04f19d85e595', '10.99.1.173'],
-    ['meshguard-vector-220', 'c5f3b2bd699e9538125ca8f715b800ef324d0da385791afacb966bd8082100e4', '2d00211c6bca441a', '10.99.45.1'],
-    ['meshguard-vector-398', '2a08e3f0d445fe081ea17cae4b77acf3155625291038f9409753f6ff763f2652', 'c2ff038e8483cbef', '10.99.194.254'],
+    [
+      'meshguard-vector-15',
+      'e8ca03cc0dc18df9c47004bb8481ad8d9c23e8389d53bf94a53ec88c16bfc57b',
+      '00ad04f19d85e595',
+      '10.99.1.173',
+    ],
+    [
+      'meshguard-vector-220',
+      'c5f3b2bd699e9538125ca8f715b800ef324d0da385791afacb966bd8082100e4',
+      '2d00211c6bca441a',
+      '10.99.45.1',
+    ],
+    [
+      'meshguard-vector-398',
+      '2a08e3f0d445fe081ea17cae4b77acf3155625291038f9409753f6ff763f2652',
+      'c2ff038e8483cbef',
+      '10.99.194.254',
+    ],
   ] as const;
   for (const [label, pubHex, h8, ipv4] of cases) {
     it(`TV4 ${label} → ${ipv4}`, () => {
@@ -102,9 +117,21 @@ describe('TV2–TV4 addressing', () => {
 
 describe('TV5 WireGuard key derivation', () => {
   const rows = [
-    [K1, '307c83864f2833cb427a2ef1c00a013cfdff2768d980c0a3a520f006904de94f', 'd85e07ec22b0ad881537c2f44d662d1a143cf830c57aca4305d85c7a90f6b62e'],
-    [K2, '68bd9ed75882d52815a97585caf4790a7f6c6b3b7f821c5e259a24b02e502e51', '25c704c594b88afc00a76b69d1ed2b984d7e22550f3ed0802d04fbcd07d38d47'],
-    [K3, '909a8b755ed902849023a55b15c23d11ba4d7f4ec5c2f51b1325a181991ea95c', 'cbb22fc9f790bd3eba9b84680c157ca4950a9894362601701f89c3c4d9fda23a'],
+    [
+      K1,
+      '307c83864f2833cb427a2ef1c00a013cfdff2768d980c0a3a520f006904de94f',
+      'd85e07ec22b0ad881537c2f44d662d1a143cf830c57aca4305d85c7a90f6b62e',
+    ],
+    [
+      K2,
+      '68bd9ed75882d52815a97585caf4790a7f6c6b3b7f821c5e259a24b02e502e51',
+      '25c704c594b88afc00a76b69d1ed2b984d7e22550f3ed0802d04fbcd07d38d47',
+    ],
+    [
+      K3,
+      '909a8b755ed902849023a55b15c23d11ba4d7f4ec5c2f51b1325a181991ea95c',
+      'cbb22fc9f790bd3eba9b84680c157ca4950a9894362601701f89c3c4d9fda23a',
+    ],
   ] as const;
   rows.forEach(([pair, priv, pub], i) => {
     it(`K${i + 1}`, () => {
@@ -128,7 +155,12 @@ const TV6_SIG =
   'd429f989b9788aba73f484df1355197891f72c66fc7d71301fd22c1ec31ece9e67127dc96a5f26cc862323076b1fa6cad757822ff3bd42420f60607b1bed4c06';
 
 describe('TV6 NodeCertificate v1', () => {
-  const cert = issueCertificate(K2, { nodePublicKey: K1.publicKey, nodeName: 'node-1', issuedAt: 1700000000n, expiresAt: 0n });
+  const cert = issueCertificate(K2, {
+    nodePublicKey: K1.publicKey,
+    nodeName: 'node-1',
+    issuedAt: 1700000000n,
+    expiresAt: 0n,
+  });
   it('payload and signature byte-exact', () => {
     assert.equal(toHexStr(signedPayload(cert)), TV6_PAYLOAD);
     assert.equal(toHexStr(cert.signature), TV6_SIG);
@@ -154,7 +186,13 @@ const TV7_PAYLOAD =
 
 describe('TV7 NodeCertificate v2 direct', () => {
   const wg = deriveWireGuardKeyPair(K1.seed).publicKey;
-  const cert = issueCertificate(K2, { nodePublicKey: K1.publicKey, nodeName: 'node-1', issuedAt: 1700000000n, expiresAt: 0n, wgPublicKey: wg });
+  const cert = issueCertificate(K2, {
+    nodePublicKey: K1.publicKey,
+    nodeName: 'node-1',
+    issuedAt: 1700000000n,
+    expiresAt: 0n,
+    wgPublicKey: wg,
+  });
   it('payload, signature and wire hash', () => {
     assert.equal(toHexStr(signedPayload(cert)), TV7_PAYLOAD);
     assert.equal(
@@ -195,7 +233,10 @@ describe('TV8 NodeCertificate v2 delegated', () => {
       toHexStr(cert.signature),
       'e3997f42b441482cf3d975aaf560f7f43101afdf33a2d54255d9cfe991382c89ed8b87451765dbc3dabbb8d556fab273892ae14b4d13e140e25a74cefaf00d08',
     );
-    assert.equal(sha256(encodeNodeCertificate(cert)), '6a72722922569129aec44cfda7e2e2ea0cf2b96064f53d4b68bd8b71c96dc478');
+    assert.equal(
+      sha256(encodeNodeCertificate(cert)),
+      '6a72722922569129aec44cfda7e2e2ea0cf2b96064f53d4b68bd8b71c96dc478',
+    );
     assert.equal(checkCertificateSignatures(decodeNodeCertificate(encodeNodeCertificate(cert))).ok, true);
   });
 });
@@ -205,11 +246,17 @@ describe('TV9 OrgCertRevoke', () => {
   const SIG =
     'cbe1d40c21c41c647be194104e6ac563aa724634c6d961b03e5975f3095623350aee9336dff9a68322ea8e300e99eff9583c8049fc94987c8e3f8ccca3641802';
   it('signed bytes, signature, wire and file name', () => {
-    assert.equal(toHexStr(revokeSignedPayload(m)), 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a0200f1536500000000');
+    assert.equal(
+      toHexStr(revokeSignedPayload(m)),
+      'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a0200f1536500000000',
+    );
     assert.equal(toHexStr(m.signature), SIG);
     const wire = encodeOrgMessage(m);
     assert.equal(wire.length, 138);
-    assert.equal(toHexStr(wire), '42' + toHexStr(K2.publicKey) + toHexStr(K1.publicKey) + '02' + '00f1536500000000' + SIG);
+    assert.equal(
+      toHexStr(wire),
+      '42' + toHexStr(K2.publicKey) + toHexStr(K1.publicKey) + '02' + '00f1536500000000' + SIG,
+    );
     assert.equal(`${orgMessageFileStem(m.nodePublicKey)}.revoke`, 'd75a980182b10ab7.revoke');
     const d = decodeRevocationFile(wire);
     assert.deepEqual(d, m);
@@ -222,7 +269,10 @@ describe('TV10 OrgTrustVouch', () => {
   const SIG =
     '423080cd3af3ddc1a727ed1f3b02ee4d18357ace9904133a4d781f3b0d107c02c13510ae4defb7255e8733f7b8b8d43e018b6d89aa6e67b56dda4fd01bdb2c0a';
   it('signed bytes, signature, file and wire', () => {
-    assert.equal(toHexStr(vouchSignedPayload(m)), 'fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb91154890802500f1536500000000');
+    assert.equal(
+      toHexStr(vouchSignedPayload(m)),
+      'fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb91154890802500f1536500000000',
+    );
     assert.equal(toHexStr(m.signature), SIG);
     const file = encodeVouchFile(m);
     assert.equal(file.length, 136);

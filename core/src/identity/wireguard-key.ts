@@ -1,6 +1,8 @@
 import { x25519 } from '@noble/curves/ed25519.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { SEED_BYTES } from '../crypto/ed25519.js';
+import { randomBytes } from 'node:crypto';
+import { isAllZero } from '../encoding/bytes.js';
 import { InvalidKeyError } from '../errors.js';
 
 export interface WireGuardKeyPair {
@@ -32,4 +34,22 @@ export function deriveWireGuardKeyPair(seed: Uint8Array): WireGuardKeyPair {
  */
 export function isTieBreakInitiator(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.compare(a, b) < 0;
+}
+
+/**
+ * Refuses WireGuard public keys that cannot give a shared secret: wrong length, all zero, or
+ * a small-order point (X25519 with any scalar yields zero). Binding such a key in a
+ * certificate would certify a tunnel nobody can authenticate.
+ */
+export function assertValidWireGuardPublicKey(key: Uint8Array, what: string): Uint8Array {
+  if (key.length !== 32) throw new InvalidKeyError(`${what} must be 32 bytes, got ${key.length}`);
+  if (isAllZero(key)) throw new InvalidKeyError(`${what} is all zero`);
+  let shared: Uint8Array;
+  try {
+    shared = x25519.getSharedSecret(clampX25519(randomBytes(32)), key);
+  } catch {
+    throw new InvalidKeyError(`${what} is a small-order X25519 point`);
+  }
+  if (isAllZero(shared)) throw new InvalidKeyError(`${what} is a small-order X25519 point`);
+  return key;
 }

@@ -143,14 +143,16 @@ export class TrustSet {
     if (!verifyOrgMessage(m)) return 'bad-signature';
     if (this.#revocations.size >= MAX_REVOCATIONS) return 'capacity';
     this.#revocations.set(id, m);
+    // The revocation also withdraws that org's vouch for the key (spec §5.3).
+    this.#vouches.delete(id);
     return 'applied';
   }
 
   applyVouch(m: OrgTrustVouch): VouchOutcome {
     const id = pairKey(m.orgPublicKey, m.vouchedPublicKey);
+    if (this.isRevoked(m.orgPublicKey, m.vouchedPublicKey)) return 'revoked';
     if (this.#vouches.has(id)) return 'duplicate';
     if (!verifyOrgMessage(m)) return 'bad-signature';
-    if (this.isRevoked(m.orgPublicKey, m.vouchedPublicKey)) return 'revoked';
     if (this.#vouches.size >= MAX_VOUCHES) return 'capacity';
     this.#vouches.set(id, m);
     return 'applied';
