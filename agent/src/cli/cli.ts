@@ -16,7 +16,7 @@ interface Command {
 }
 
 const COMMANDS: Readonly<Record<string, Command>> = {
-  keygen: { run: keygenCommand, summary: 'create this node\'s identity (identity.key 0600, identity.pub)' },
+  keygen: { run: keygenCommand, summary: "create this node's identity (identity.key 0600, identity.pub)" },
   export: { run: exportCommand, summary: 'print the identity public key (--wireguard: the WireGuard key)' },
   trust: { run: trustCommand, summary: 'trust a peer key, or an org key with --org' },
   revoke: { run: revokeCommand, summary: 'stop trusting a peer (or an org with --org) by name' },
@@ -24,7 +24,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   'org-sign': { run: orgSignCommand, summary: 'sign a node certificate (v1, or v2 with --wg-pubkey)' },
   'org-vouch': { run: orgVouchCommand, summary: 'sign a vouch admitting a key into the org' },
   'org-revoke': { run: orgRevokeCommand, summary: 'sign a revocation of a node or issuer key' },
-  cert: { run: certCommand, summary: 'install or show this node\'s certificate (node.cert)' },
+  cert: { run: certCommand, summary: "install or show this node's certificate (node.cert)" },
   service: { run: serviceCommand, summary: 'service port policy: allow|deny|default|list|show|reset' },
   config: { run: configShowCommand, summary: 'config show: everything in the config dir, and its problems' },
 };

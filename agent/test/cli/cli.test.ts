@@ -142,7 +142,16 @@ describe('org-keygen / org-sign / org-vouch / org-revoke', () => {
   it('org-sign v2 binds the WireGuard key; the signature covers P_v2 (178 bytes)', () => {
     const node = keyPairFromSeed(fromHex('44'.repeat(32), 32, 'n'));
     const wg = Buffer.from(deriveWireGuardKeyPair(node.seed).publicKey).toString('base64');
-    h.ok('org-sign', Buffer.from(node.publicKey).toString('base64'), '--name', 'db-1', '--wg-pubkey', wg, '--expires', 'never');
+    h.ok(
+      'org-sign',
+      Buffer.from(node.publicKey).toString('base64'),
+      '--name',
+      'db-1',
+      '--wg-pubkey',
+      wg,
+      '--expires',
+      'never',
+    );
     const bytes = readFileSync(join(h.dir, 'db-1.cert'));
     const cert = decodeNodeCertificate(bytes);
     assert.equal(cert.version, 2);
@@ -161,7 +170,16 @@ describe('org-keygen / org-sign / org-vouch / org-revoke', () => {
     refuses(h, /1-32 characters/, 'org-sign', VALID_KEY, '--name', 'a'.repeat(33));
     refuses(h, /invalid duration/, 'org-sign', VALID_KEY, '--name', 'n', '--expires', 'soon');
     refuses(h, /--wg-pubkey/, 'org-sign', VALID_KEY, '--name', 'n', '--wg-pubkey', 'short');
-    refuses(h, /small-order|all zero/, 'org-sign', VALID_KEY, '--name', 'n', '--wg-pubkey', Buffer.alloc(32).toString('base64'));
+    refuses(
+      h,
+      /small-order|all zero/,
+      'org-sign',
+      VALID_KEY,
+      '--name',
+      'n',
+      '--wg-pubkey',
+      Buffer.alloc(32).toString('base64'),
+    );
     refuses(h, /not a point/, 'org-sign', OFF_CURVE, '--name', 'n');
   });
   it('org-vouch writes the 136-byte vouch file, verified by the org key', () => {
@@ -255,7 +273,12 @@ describe('config show on a damaged config dir', () => {
       writeFileSync(join(h.dir, 'authorized_keys', 'junk.pub'), 'zzz\n');
       const other = keyPairFromSeed(fromHex('55'.repeat(32), 32, 'o'));
       writeFileSync(join(h.dir, 'identity.pub'), encodePublicKeyFile(other.publicKey));
-      const cert = issueCertificate(other, { nodePublicKey: other.publicKey, nodeName: 'x', issuedAt: 1n, expiresAt: 2n });
+      const cert = issueCertificate(other, {
+        nodePublicKey: other.publicKey,
+        nodeName: 'x',
+        issuedAt: 1n,
+        expiresAt: 2n,
+      });
       writeFileSync(join(h.dir, 'node.cert'), encodeNodeCertificate(cert));
       const out = h.ok('config', 'show').join('\n');
       assert.match(out, /problems \(\d+\)/);

@@ -16,7 +16,7 @@ import {
   writeFileAtomic,
   type NodeCertificate,
 } from '@meshguard/core';
-import { parseCommandArgs } from '../args.js';
+import { parseCommandArgs, UsageError } from '../args.js';
 import type { CliContext, CommandHandler } from '../context.js';
 import { describeCertificate } from '../output.js';
 
@@ -36,7 +36,9 @@ export function parseCertificateInput(bytes: Uint8Array, source: string): NodeCe
   for (const size of [CERT_SLOT_BYTES, CERT_V1_BYTES]) {
     if (text.length === 4 * Math.ceil(size / 3)) return decodeNodeCertificate(decodeBase64Exact(text, size, source));
   }
-  throw new ArgumentError(`${source}: not a certificate (expected ${CERT_V1_BYTES}-${CERT_SLOT_BYTES} bytes or their base64)`);
+  throw new ArgumentError(
+    `${source}: not a certificate (expected ${CERT_V1_BYTES}-${CERT_SLOT_BYTES} bytes or their base64)`,
+  );
 }
 
 function readInput(arg: string, ctx: CliContext): Uint8Array {
@@ -47,9 +49,9 @@ function readInput(arg: string, ctx: CliContext): Uint8Array {
 
 export const certCommand: CommandHandler = (args, ctx) => {
   const [sub, ...rest] = args;
-  if (sub === 'install') return certInstall(rest, ctx);
-  if (sub === 'show') return certShow(rest, ctx);
-  throw new ArgumentError(`usage: ${USAGE}`);
+  if (sub === 'install') certInstall(rest, ctx);
+  else if (sub === 'show') certShow(rest, ctx);
+  else throw new UsageError(sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`, USAGE);
 };
 
 /**
@@ -84,6 +86,10 @@ function certShow(args: readonly string[], ctx: CliContext): void {
   const cert = parseCertificateInput(readInput(source, ctx), source);
   for (const line of describeCertificate(cert)) ctx.out(line);
   const { trust } = loadTrust(ctx.configDir, { now: ctx.now() });
-  const check = validateCertificate(cert, { now: ctx.now(), isTrustedOrg: trust.isTrustedOrg, isRevoked: trust.isRevoked });
+  const check = validateCertificate(cert, {
+    now: ctx.now(),
+    isTrustedOrg: trust.isTrustedOrg,
+    isRevoked: trust.isRevoked,
+  });
   ctx.out(`status:      ${check.ok ? 'valid' : `INVALID: ${check.message}`}`);
 }

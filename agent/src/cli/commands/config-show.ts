@@ -16,15 +16,18 @@ import {
   formatUnixSeconds,
   loadServicePolicy,
 } from '@meshguard/core';
-import { parseCommandArgs } from '../args.js';
+import { parseCommandArgs, UsageError } from '../args.js';
+
+const USAGE = 'meshguard config show';
 import type { CommandHandler } from '../context.js';
 import { describeCertificate } from '../output.js';
 
 /** Everything the config dir says, including each file that was skipped and why. */
 export const configShowCommand: CommandHandler = (args, ctx) => {
   const [sub, ...rest] = args;
-  if (sub !== 'show') throw new NotFoundError('usage: meshguard config show');
-  parseCommandArgs(rest, {}, 'meshguard config show', { min: 0, max: 0 });
+  if (sub !== 'show')
+    throw new UsageError(sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`, USAGE);
+  parseCommandArgs(rest, {}, USAGE, { min: 0, max: 0 });
   const dir = ctx.configDir;
   ctx.out(`config dir: ${dir}`);
 
@@ -43,9 +46,11 @@ export const configShowCommand: CommandHandler = (args, ctx) => {
   const loaded = loadTrust(dir, { now: ctx.now() });
   const { trust } = loaded;
   ctx.out(`authorized keys (${trust.authorizedKeys.length}):`);
-  for (const k of trust.authorizedKeys) ctx.out(`  ${k.name}: ${encodeBase64(k.publicKey)} ${meshAddresses(k.publicKey).ipv4}`);
+  for (const k of trust.authorizedKeys)
+    ctx.out(`  ${k.name}: ${encodeBase64(k.publicKey)} ${meshAddresses(k.publicKey).ipv4}`);
   ctx.out(`trusted orgs (${trust.trustedOrgs.length}):`);
-  for (const o of trust.trustedOrgs) ctx.out(`  ${o.name}: ${encodeBase64(o.publicKey)} ${orgDomain(o.publicKey)}.mesh`);
+  for (const o of trust.trustedOrgs)
+    ctx.out(`  ${o.name}: ${encodeBase64(o.publicKey)} ${orgDomain(o.publicKey)}.mesh`);
   ctx.out(`revocations (${trust.revocations.length}):`);
   for (const r of trust.revocations) {
     const scope = trust.isTrustedOrg(r.orgPublicKey) ? '' : ' (org not trusted here)';

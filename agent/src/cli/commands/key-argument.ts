@@ -1,6 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
-import { ArgumentError, decodePublicKeyText, readFileLimited, TRUST_FILE_MAX_BYTES, type PublicKey } from '@meshguard/core';
+import {
+  ArgumentError,
+  decodePublicKeyText,
+  readFileLimited,
+  TRUST_FILE_MAX_BYTES,
+  type PublicKey,
+} from '@meshguard/core';
 
 export interface KeyArgument {
   readonly publicKey: PublicKey;

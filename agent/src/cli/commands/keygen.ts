@@ -1,4 +1,11 @@
-import { createKeyPair, deriveWireGuardKeyPair, encodeBase64, identityLocation, meshAddresses, loadKeyPair } from '@meshguard/core';
+import {
+  createKeyPair,
+  deriveWireGuardKeyPair,
+  encodeBase64,
+  identityLocation,
+  meshAddresses,
+  loadKeyPair,
+} from '@meshguard/core';
 import { parseCommandArgs } from '../args.js';
 import type { CommandHandler } from '../context.js';
 

@@ -34,10 +34,15 @@ import { describeCertificate } from '../output.js';
 import { readKeyArgument } from './key-argument.js';
 
 export const orgKeygenCommand: CommandHandler = (args, ctx) => {
-  const { values } = parseCommandArgs(args, { force: { type: 'boolean', default: false } }, 'meshguard org-keygen [--force]', {
-    min: 0,
-    max: 0,
-  });
+  const { values } = parseCommandArgs(
+    args,
+    { force: { type: 'boolean', default: false } },
+    'meshguard org-keygen [--force]',
+    {
+      min: 0,
+      max: 0,
+    },
+  );
   const loc = orgKeyLocation(ctx.configDir);
   const pair = createKeyPair(loc, { force: values.force });
   ctx.out(`org key:     ${encodeBase64(pair.publicKey)}`);
@@ -67,7 +72,9 @@ export const orgSignCommand: CommandHandler = (args, ctx) => {
   const { publicKey: nodePublicKey } = readKeyArgument(positionals[0]!, 'node key');
   const wgText = values['wg-pubkey'];
   const wgPublicKey =
-    wgText === undefined ? undefined : assertValidWireGuardPublicKey(decodeBase64Exact(wgText, 32, '--wg-pubkey'), '--wg-pubkey');
+    wgText === undefined
+      ? undefined
+      : assertValidWireGuardPublicKey(decodeBase64Exact(wgText, 32, '--wg-pubkey'), '--wg-pubkey');
   const lifetime = parseDuration(values.expires);
   const org = loadKeyPair(orgKeyLocation(ctx.configDir));
   const issuedAt = ctx.now();
@@ -78,7 +85,8 @@ export const orgSignCommand: CommandHandler = (args, ctx) => {
     expiresAt: lifetime === null ? 0n : issuedAt + BigInt(lifetime),
     ...(wgPublicKey === undefined ? {} : { wgPublicKey }),
   });
-  if (!checkCertificateSignatures(cert).ok) throw new MeshguardError('invalid-certificate', 'self-check of the new certificate failed');
+  if (!checkCertificateSignatures(cert).ok)
+    throw new MeshguardError('invalid-certificate', 'self-check of the new certificate failed');
   const out = values.out ?? join(ctx.configDir, `${values.name}.cert`);
   writeFileAtomic(out, encodeNodeCertificate(cert), { mode: 0o644 });
   for (const line of describeCertificate(cert)) ctx.out(line);
@@ -106,7 +114,8 @@ function parseReason(text: string): number {
     'admin-removed': RevocationReason.adminRemoved,
   };
   const reason = byName[text] ?? (/^[0-2]$/.test(text) ? Number(text) : undefined);
-  if (reason === undefined) throw new ArgumentError(`invalid --reason "${text}" (unspecified, key-compromised, admin-removed)`);
+  if (reason === undefined)
+    throw new ArgumentError(`invalid --reason "${text}" (unspecified, key-compromised, admin-removed)`);
   return reason;
 }
 
@@ -134,10 +143,15 @@ function revocationPath(dir: string, node: Uint8Array, org: Uint8Array): { path:
 }
 
 export const orgRevokeCommand: CommandHandler = (args, ctx) => {
-  const { values, positionals } = parseCommandArgs(args, { reason: { type: 'string', default: 'admin-removed' } }, REVOKE_USAGE, {
-    min: 1,
-    max: 1,
-  });
+  const { values, positionals } = parseCommandArgs(
+    args,
+    { reason: { type: 'string', default: 'admin-removed' } },
+    REVOKE_USAGE,
+    {
+      min: 1,
+      max: 1,
+    },
+  );
   const reason = parseReason(values.reason);
   const { publicKey } = readKeyArgument(positionals[0]!, 'revoked key');
   const org = loadKeyPair(orgKeyLocation(ctx.configDir));
@@ -148,7 +162,9 @@ export const orgRevokeCommand: CommandHandler = (args, ctx) => {
   }
   const revoke = signOrgRevoke(org, publicKey, reason, ctx.now());
   writeFileAtomic(path, encodeOrgMessage(revoke), { mode: 0o644 });
-  ctx.out(`revoked ${encodeBase64(publicKey)} for org ${orgDomain(org.publicKey)} (reason ${revocationReasonName(reason)})`);
+  ctx.out(
+    `revoked ${encodeBase64(publicKey)} for org ${orgDomain(org.publicKey)} (reason ${revocationReasonName(reason)})`,
+  );
   ctx.out(`written: ${path}`);
   ctx.out(`message: ${encodeBase64(encodeOrgMessage(revoke))}`);
 };

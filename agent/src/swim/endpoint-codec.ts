@@ -1,0 +1,71 @@
+import { ArgumentError, DecodeError, formatIPv4, formatIPv6 } from '@meshguard/core';
+import { assertU16 } from './field-checks.js';
+import { parseIPv4, parseIPv6 } from './ip-address-text.js';
+
+/** Fixed-size Endpoint field embedded in gossip entries and hole-punch messages (spec §6.3). */
+export const ENDPOINT_BYTES = 20;
+
+const OFF_PRESENT = 0;
+const OFF_FAMILY = 1;
+const OFF_ADDRESS = 2;
+const OFF_PORT = 18;
+
+export interface IPv4Endpoint {
+  readonly family: 4;
+  /** Dotted quad. */
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface IPv6Endpoint {
+  readonly family: 6;
+  /** Any RFC 4291 text form on input; RFC 5952 (compressed, lowercase) when decoded. */
+  readonly address: string;
+  readonly port: number;
+}
+
+export type Endpoint = IPv4Endpoint | IPv6Endpoint;
+
+/** The 4 or 16 address bytes of an endpoint; ArgumentError when the text is not of its family. */
+export function endpointAddressBytes(endpoint: Endpoint): Uint8Array {
+  const bytes = endpoint.family === 4 ? parseIPv4(endpoint.address) : parseIPv6(endpoint.address);
+  if (bytes === null) {
+    throw new ArgumentError(`endpoint address "${endpoint.address}" is not an IPv${endpoint.family} literal`);
+  }
+  return bytes;
+}
+
+/** `a.b.c.d:port` or `[v6]:port`, for logs and the `seeds` file. */
+export function formatEndpoint(endpoint: Endpoint): string {
+  return endpoint.family === 4 ? `${endpoint.address}:${endpoint.port}` : `[${endpoint.address}]:${endpoint.port}`;
+}
+
+/** `null` encodes the absent endpoint: 20 zero bytes. */
+export function encodeEndpoint(endpoint: Endpoint | null): Uint8Array {
+  const out = new Uint8Array(ENDPOINT_BYTES);
+  if (endpoint === null) return out;
+  const port = assertU16(endpoint.port, 'endpoint port');
+  out[OFF_PRESENT] = 1;
+  out[OFF_FAMILY] = endpoint.family;
+  out.set(endpointAddressBytes(endpoint), OFF_ADDRESS);
+  out[OFF_PORT] = port & 0xff;
+  out[OFF_PORT + 1] = port >> 8;
+  return out;
+}
+
+/**
+ * Exactly 20 bytes. Lenient where the reference is: any non-zero present byte means present,
+ * any family other than 6 means IPv4, and bytes the chosen family does not use (the rest of an
+ * absent field, the 12 bytes after an IPv4 address) are ignored — a stricter reader would
+ * drop gossip the reference accepts.
+ */
+export function decodeEndpoint(bytes: Uint8Array): Endpoint | null {
+  if (bytes.length !== ENDPOINT_BYTES) {
+    throw new DecodeError(`endpoint: expected ${ENDPOINT_BYTES} bytes, got ${bytes.length}`);
+  }
+  if (bytes[OFF_PRESENT] === 0) return null;
+  const port = bytes[OFF_PORT]! | (bytes[OFF_PORT + 1]! << 8);
+  const address = bytes.subarray(OFF_ADDRESS, OFF_ADDRESS + 16);
+  if (bytes[OFF_FAMILY] === 6) return { family: 6, address: formatIPv6(address), port };
+  return { family: 4, address: formatIPv4(address), port };
+}

@@ -1,0 +1,79 @@
+import { DecodeError, readU64LE, writeU64LE } from '@meshguard/core';
+import { natTypeCode, natTypeFromCode, type NatType } from '../nat/nat-type.js';
+import { decodeEndpoint, encodeEndpoint, ENDPOINT_BYTES, type Endpoint } from './endpoint-codec.js';
+import { assertLength, assertU64 } from './field-checks.js';
+
+/** One membership rumour piggybacked on Ping/Ack (spec §6.4). */
+export const GOSSIP_ENTRY_BYTES = 115;
+
+const OFF_SUBJECT = 0;
+/** Where the event byte sits, for list decoders that must stop at a bad event (spec §6.5). */
+export const GOSSIP_EVENT_OFFSET = 32;
+const OFF_EVENT = GOSSIP_EVENT_OFFSET;
+const OFF_LAMPORT = 33;
+const OFF_ENDPOINT = 41;
+const OFF_HAS_WG = 61;
+const OFF_WG = 62;
+const OFF_PUBLIC_ENDPOINT = 94;
+const OFF_NAT = 114;
+
+export type GossipEvent = 'join' | 'alive' | 'suspect' | 'dead' | 'leave';
+
+const EVENT_CODES: Readonly<Record<GossipEvent, number>> = { join: 0, alive: 1, suspect: 2, dead: 3, leave: 4 };
+const EVENTS: readonly GossipEvent[] = ['join', 'alive', 'suspect', 'dead', 'leave'];
+
+export function gossipEventCode(event: GossipEvent): number {
+  return EVENT_CODES[event];
+}
+
+/** `null` for codes outside 0-4; the Ping/Ack decoder stops reading entries there (spec §6.5). */
+export function gossipEventFromCode(code: number): GossipEvent | null {
+  return EVENTS[code] ?? null;
+}
+
+export interface GossipEntry {
+  readonly subjectPublicKey: Uint8Array;
+  readonly event: GossipEvent;
+  readonly lamport: bigint;
+  /** The subject's gossip address. */
+  readonly endpoint: Endpoint | null;
+  /** Present only when the has_wg byte is exactly 1. */
+  readonly wgPublicKey: Uint8Array | null;
+  /** STUN-derived address. */
+  readonly publicEndpoint: Endpoint | null;
+  readonly natType: NatType;
+}
+
+export function encodeGossipEntry(entry: GossipEntry): Uint8Array {
+  const out = new Uint8Array(GOSSIP_ENTRY_BYTES);
+  out.set(assertLength(entry.subjectPublicKey, 32, 'gossip subject public key'), OFF_SUBJECT);
+  out[OFF_EVENT] = gossipEventCode(entry.event);
+  writeU64LE(out, OFF_LAMPORT, assertU64(entry.lamport, 'gossip lamport'));
+  out.set(encodeEndpoint(entry.endpoint), OFF_ENDPOINT);
+  if (entry.wgPublicKey !== null) {
+    out[OFF_HAS_WG] = 1;
+    out.set(assertLength(entry.wgPublicKey, 32, 'gossip WireGuard public key'), OFF_WG);
+  }
+  out.set(encodeEndpoint(entry.publicEndpoint), OFF_PUBLIC_ENDPOINT);
+  out[OFF_NAT] = natTypeCode(entry.natType);
+  return out;
+}
+
+/** Exactly 115 bytes; an event code outside 0-4 is a DecodeError. */
+export function decodeGossipEntry(bytes: Uint8Array): GossipEntry {
+  if (bytes.length !== GOSSIP_ENTRY_BYTES) {
+    throw new DecodeError(`gossip entry: expected ${GOSSIP_ENTRY_BYTES} bytes, got ${bytes.length}`);
+  }
+  const eventCode = bytes[OFF_EVENT]!;
+  const event = gossipEventFromCode(eventCode);
+  if (event === null) throw new DecodeError(`gossip entry: unknown event ${eventCode}`);
+  return {
+    subjectPublicKey: bytes.slice(OFF_SUBJECT, OFF_SUBJECT + 32),
+    event,
+    lamport: readU64LE(bytes, OFF_LAMPORT),
+    endpoint: decodeEndpoint(bytes.subarray(OFF_ENDPOINT, OFF_ENDPOINT + ENDPOINT_BYTES)),
+    wgPublicKey: bytes[OFF_HAS_WG] === 1 ? bytes.slice(OFF_WG, OFF_WG + 32) : null,
+    publicEndpoint: decodeEndpoint(bytes.subarray(OFF_PUBLIC_ENDPOINT, OFF_PUBLIC_ENDPOINT + ENDPOINT_BYTES)),
+    natType: natTypeFromCode(bytes[OFF_NAT]!),
+  };
+}
