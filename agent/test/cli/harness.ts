@@ -1,4 +1,4 @@
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../src/cli/cli.js';
@@ -51,28 +51,4 @@ export function makeHarness(prefix = 'meshguard-cli-'): CliHarness {
   return h;
 }
 
-/** Every path under `dir` with its mode and content, to prove a refused command changed nothing. */
-export function snapshotTree(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string, rel: string): void => {
-    let entries;
-    try {
-      entries = readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = join(d, e.name);
-      const r = join(rel, e.name);
-      const mode = (lstatSync(p).mode & 0o7777).toString(8);
-      if (e.isDirectory()) {
-        out.set(`${r}/`, mode);
-        walk(p, r);
-      } else {
-        out.set(r, `${mode}:${readFileSync(p).toString('hex')}`);
-      }
-    }
-  };
-  walk(dir, '');
-  return out;
-}
+export { snapshotTree } from '@meshguard/core/testing';

@@ -1,16 +1,8 @@
 import assert from 'node:assert/strict';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { snapshotTree } from '@meshguard/core/testing';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { encodeBase64, keyPairFromSeed, MeshguardError, PolicyError } from '@meshguard/core';
 import { UsageError } from '../../src/cli/args.js';
@@ -58,24 +50,7 @@ function put(rel: string, content: string): void {
 
 const read = (rel: string): string => readFileSync(join(dir, rel), 'utf8');
 
-/** Paths, contents and modes of everything under dir. */
-function snapshot(): string[] {
-  const entries: string[] = [];
-  const walk = (rel: string): void => {
-    for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
-      const r = join(rel, e.name);
-      const mode = statSync(join(dir, r)).mode.toString(8);
-      if (e.isDirectory()) {
-        entries.push(`${r}/ ${mode}`);
-        walk(r);
-      } else {
-        entries.push(`${r} ${mode} ${readFileSync(join(dir, r)).toString('base64')}`);
-      }
-    }
-  };
-  walk('');
-  return entries.sort();
-}
+const snapshot = (): Map<string, string> => snapshotTree(dir);
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'meshguard-service-cli-'));

@@ -1,15 +1,4 @@
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  openSync,
-  readdirSync,
-  readSync,
-  rmSync,
-  statSync,
-  unlinkSync,
-} from 'node:fs';
+import { lstatSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigPaths } from '../config/config-dir.js';
 import type { PublicKey } from '../crypto/ed25519.js';
@@ -18,6 +7,7 @@ import { encodeBase64 } from '../encoding/base64.js';
 import { toHex } from '../encoding/hex.js';
 import { ArgumentError, errorMessage, PolicyError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
+import { isNotFound, readFileLimited } from '../fs/read-limited.js';
 import { decodePublicKeyText, TRUST_FILE_MAX_BYTES } from '../identity/identity-key.js';
 import {
   NO_SERVICE_POLICY,
@@ -84,33 +74,13 @@ type BoundedRead =
   | { readonly kind: 'ok'; readonly bytes: Uint8Array }
   | { readonly kind: 'error'; readonly error: string };
 
-/**
- * Reads at most `maxBytes + 1` bytes so that callers can tell "exactly at the limit" from
- * "over it". O_NONBLOCK plus the regular-file check keep a FIFO or device planted under
- * services/ from hanging the daemon.
- */
+/** `readFileLimited` with its failures as values: a bad policy file is reported, never thrown. */
 function readBounded(path: string, maxBytes: number): BoundedRead {
-  let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    return { kind: 'ok', bytes: readFileLimited(path, maxBytes) };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
+    if (isNotFound(err)) return { kind: 'missing' };
     return { kind: 'error', error: errorMessage(err) };
-  }
-  try {
-    if (!fstatSync(fd).isFile()) return { kind: 'error', error: 'not a regular file' };
-    const buf = new Uint8Array(maxBytes + 1);
-    let total = 0;
-    while (total < buf.length) {
-      const n = readSync(fd, buf, total, buf.length - total, null);
-      if (n === 0) break;
-      total += n;
-    }
-    return { kind: 'ok', bytes: buf.subarray(0, total) };
-  } catch (err) {
-    return { kind: 'error', error: errorMessage(err) };
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -11,9 +11,14 @@ export function inCi(env: NodeJS.ProcessEnv = process.env): boolean {
  * network namespaces, a binary), but fails it under CI so nothing is silently skipped there.
  * Returns true when the test may proceed.
  */
-export function requireCapability(t: TestContext, available: boolean, reason: string): boolean {
+export function requireCapability(
+  t: Pick<TestContext, 'skip'>,
+  available: boolean,
+  reason: string,
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
   if (available) return true;
-  if (inCi()) throw new Error(`required capability missing in CI: ${reason}`);
+  if (inCi(env)) throw new Error(`required capability missing in CI: ${reason}`);
   t.skip(reason);
   return false;
 }

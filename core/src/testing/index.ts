@@ -1,1 +1,2 @@
 export * from './capability.js';
+export * from './tree-snapshot.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -8,6 +8,7 @@ import { keyPairFromSeed } from '../../src/crypto/ed25519.js';
 import { encodeBase64 } from '../../src/encoding/base64.js';
 import { toHex } from '../../src/encoding/hex.js';
 import { ArgumentError, PolicyError } from '../../src/errors.js';
+import { requireCapability, snapshotTree } from '../../src/testing/index.js';
 import {
   appendServiceRule,
   evaluatePolicy,
@@ -76,24 +77,7 @@ function ruleLines(file: ServicePolicyFile | undefined): string[] | string {
   return file.rules.map((r) => `${r.action} ${r.proto}`);
 }
 
-/** Every path, content and mode under dir, for "nothing changed" checks. */
-function snapshot(): string[] {
-  const out: string[] = [];
-  const walk = (rel: string): void => {
-    for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
-      const r = join(rel, e.name);
-      const mode = statSync(join(dir, r)).mode.toString(8);
-      if (e.isDirectory()) {
-        out.push(`${r}/ ${mode}`);
-        walk(r);
-      } else {
-        out.push(`${r} ${mode} ${readFileSync(join(dir, r)).toString('base64')}`);
-      }
-    }
-  };
-  walk('');
-  return out.sort();
-}
+const snapshot = (): Map<string, string> => snapshotTree(dir);
 
 describe('loadServicePolicy', () => {
   it('reports no policy when services/ is missing, and creates nothing', () => {
@@ -222,12 +206,13 @@ describe('loadServicePolicy', () => {
 
   it('does not hang on a FIFO and treats it as an invalid file', (t) => {
     mkdirSync(join(dir, 'services'));
+    let made = true;
     try {
       execFileSync('mkfifo', [join(dir, 'services', 'global.policy')]);
     } catch {
-      t.skip('mkfifo is not available');
-      return;
+      made = false;
     }
+    if (!requireCapability(t, made, 'mkfifo (coreutils) is not available')) return;
     const g = configured(loadServicePolicy(dir).policy).global;
     assert.match(String(ruleLines(g)), /not a regular file/);
   });
