@@ -1,15 +1,1 @@
-import { keyPairFromSeed, fromHex, type Ed25519KeyPair } from '../src/index.js';
-
-/** RFC 8032 §7.1 TEST 1–3 keys, the spec's K1–K3 (§17). */
-export const K1: Ed25519KeyPair = keyPairFromSeed(
-  fromHex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 32, 'K1'),
-);
-export const K2: Ed25519KeyPair = keyPairFromSeed(
-  fromHex('4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb', 32, 'K2'),
-);
-export const K3: Ed25519KeyPair = keyPairFromSeed(
-  fromHex('c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7', 32, 'K3'),
-);
-
-export const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
-export const toHexStr = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+export { hex, K1, K2, K3, toHexStr } from '../src/testing/index.js';

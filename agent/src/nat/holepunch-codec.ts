@@ -1,6 +1,5 @@
-import { DecodeError } from '@meshguard/core';
+import { assertLength, DecodeError } from '@meshguard/core';
 import { decodeEndpoint, encodeEndpoint, ENDPOINT_BYTES, type Endpoint } from '../swim/endpoint-codec.js';
-import { assertLength } from '../swim/field-checks.js';
 
 /** Hole-punch coordination messages and the punch probe (spec §8.1–8.3). */
 export const TAG_HOLEPUNCH_REQUEST = 0x33;

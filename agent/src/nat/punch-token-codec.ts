@@ -1,8 +1,16 @@
 import { blake3 } from '@noble/hashes/blake3.js';
-import { ArgumentError, bytesEqual, DecodeError, formatIPv4 } from '@meshguard/core';
+import {
+  ArgumentError,
+  assertLength,
+  assertU16,
+  assertU64,
+  assertU8,
+  bytesEqual,
+  DecodeError,
+  formatIPv4,
+  parseIPv4,
+} from '@meshguard/core';
 import type { IPv4Endpoint } from '../swim/endpoint-codec.js';
-import { assertLength, assertU16, assertU64, assertU8 } from '../swim/field-checks.js';
-import { parseIPv4 } from '../swim/ip-address-text.js';
 import { natTypeCode, natTypeFromCode, type NatType } from './nat-type.js';
 
 /** `meshguard connect` rendezvous token and probe (spec §8.5). All integers big-endian. */

@@ -1,6 +1,5 @@
-import { ArgumentError, DecodeError } from '@meshguard/core';
+import { ArgumentError, assertLength, assertU16, DecodeError } from '@meshguard/core';
 import { endpointAddressBytes, type Endpoint } from '../swim/endpoint-codec.js';
-import { assertLength, assertU16 } from '../swim/field-checks.js';
 
 /** Relay data frame (spec §9.1). */
 export const TAG_RELAY = 0x31;

@@ -1,6 +1,5 @@
-import { ArgumentError, DecodeError, formatIPv4 } from '@meshguard/core';
+import { ArgumentError, assertLength, DecodeError, formatIPv4 } from '@meshguard/core';
 import type { IPv4Endpoint } from '../swim/endpoint-codec.js';
-import { assertLength } from '../swim/field-checks.js';
 
 /** The subset of STUN (RFC 5389) meshguard speaks: one Binding exchange, IPv4 only (spec §10). */
 export const STUN_HEADER_BYTES = 20;

@@ -1,6 +1,4 @@
-import { ArgumentError, DecodeError, formatIPv4, formatIPv6 } from '@meshguard/core';
-import { assertU16 } from './field-checks.js';
-import { parseIPv4, parseIPv6 } from './ip-address-text.js';
+import { ArgumentError, assertU16, DecodeError, formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '@meshguard/core';
 
 /** Fixed-size Endpoint field embedded in gossip entries and hole-punch messages (spec §6.3). */
 export const ENDPOINT_BYTES = 20;

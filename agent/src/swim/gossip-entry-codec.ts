@@ -1,7 +1,6 @@
-import { DecodeError, readU64LE, writeU64LE } from '@meshguard/core';
+import { assertLength, assertU64, DecodeError, readU64LE, writeU64LE } from '@meshguard/core';
 import { natTypeCode, natTypeFromCode, type NatType } from '../nat/nat-type.js';
 import { decodeEndpoint, encodeEndpoint, ENDPOINT_BYTES, type Endpoint } from './endpoint-codec.js';
-import { assertLength, assertU64 } from './field-checks.js';
 
 /** One membership rumour piggybacked on Ping/Ack (spec §6.4). */
 export const GOSSIP_ENTRY_BYTES = 115;

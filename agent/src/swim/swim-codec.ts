@@ -1,5 +1,13 @@
-import { ArgumentError, CERT_SLOT_BYTES, CERT_V1_BYTES, DecodeError, readU64LE, writeU64LE } from '@meshguard/core';
-import { assertLength, assertU64 } from './field-checks.js';
+import {
+  ArgumentError,
+  assertLength,
+  assertU64,
+  CERT_SLOT_BYTES,
+  CERT_V1_BYTES,
+  DecodeError,
+  readU64LE,
+  writeU64LE,
+} from '@meshguard/core';
 import {
   decodeGossipEntry,
   encodeGossipEntry,

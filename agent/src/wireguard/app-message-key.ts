@@ -1,6 +1,5 @@
 import { x25519 } from '@noble/curves/ed25519.js';
-import { errorMessage, InvalidKeyError } from '@meshguard/core';
-import { assertLength } from '../swim/field-checks.js';
+import { assertLength, errorMessage, InvalidKeyError } from '@meshguard/core';
 import { kdf2 } from './hkdf.js';
 import { WIREGUARD_KEY_BYTES } from './noise-constants.js';
 

@@ -1,6 +1,5 @@
 import { blake2s } from '@noble/hashes/blake2.js';
-import { concatBytes } from '@meshguard/core';
-import { assertLength } from '../swim/field-checks.js';
+import { assertLength, concatBytes } from '@meshguard/core';
 
 /**
  * Noise_IKpsk2 starting values as WireGuard defines them (spec §11.2–11.3, TV19). Functions

@@ -1,25 +1,9 @@
 import assert from 'node:assert/strict';
-import {
-  DecodeError,
-  deriveWireGuardKeyPair,
-  keyPairFromSeed,
-  type Ed25519KeyPair,
-  type WireGuardKeyPair,
-} from '@meshguard/core';
+import { DecodeError, deriveWireGuardKeyPair, type WireGuardKeyPair } from '@meshguard/core';
+import { K1, K2 } from '@meshguard/core/testing';
 
-/** The spec's K1–K3 (§17): RFC 8032 §7.1 TEST 1–3 seeds, and their CLI WireGuard keys (TV5). */
-export const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
-export const toHexStr = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-
-export const K1: Ed25519KeyPair = keyPairFromSeed(
-  hex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60'),
-);
-export const K2: Ed25519KeyPair = keyPairFromSeed(
-  hex('4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb'),
-);
-export const K3: Ed25519KeyPair = keyPairFromSeed(
-  hex('c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7'),
-);
+/** The spec's K1–K3 (§17) and their CLI WireGuard keys (TV5). */
+export { hex, K1, K2, K3, toHexStr } from '@meshguard/core/testing';
 
 export const K1_WG: WireGuardKeyPair = deriveWireGuardKeyPair(K1.seed);
 export const K2_WG: WireGuardKeyPair = deriveWireGuardKeyPair(K2.seed);

@@ -1,2 +1,3 @@
 export * from './capability.js';
 export * from './tree-snapshot.js';
+export * from './spec-keys.js';

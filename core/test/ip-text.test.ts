@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { formatIPv4, formatIPv6 } from '@meshguard/core';
-import { parseIPv4, parseIPv6 } from '../../src/swim/ip-address-text.js';
-import { toHexStr } from './spec-fixtures.js';
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../src/index.js';
+import { toHexStr } from './fixtures.js';
 
 test('parseIPv4 accepts dotted quads and refuses everything else', () => {
   assert.deepEqual(parseIPv4('203.0.113.7'), Uint8Array.of(203, 0, 113, 7));

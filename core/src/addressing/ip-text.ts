@@ -1,6 +1,5 @@
 /**
- * Text → bytes for IP literals. Core formats addresses (formatIPv4/formatIPv6) but has no
- * parser, and node:net only validates (its isIPv6 even admits `%zone` suffixes, which have no
+ * Text → bytes for IP literals, the inverse of formatIPv4/formatIPv6. node:net only validates (its isIPv6 even admits `%zone` suffixes, which have no
  * place in a 16-byte wire field). These parsers accept exactly the RFC 4291 §2.2 forms and
  * return null for anything else, leaving the error type to the caller.
  */
