@@ -1,4 +1,4 @@
-import { assertLength, DecodeError } from '@meshguard/core';
+import { assertLength, copyBytes, DecodeError } from '@meshguard/core';
 import { decodeEndpoint, encodeEndpoint, ENDPOINT_BYTES, type Endpoint } from '../swim/endpoint-codec.js';
 
 /** Hole-punch coordination messages and the punch probe (spec §8.1–8.3). */
@@ -64,10 +64,10 @@ export function decodeHolepunchRequest(bytes: Uint8Array): HolepunchRequest {
   header(bytes, TAG_HOLEPUNCH_REQUEST, HOLEPUNCH_REQUEST_BYTES, 'holepunch request');
   return {
     kind: 'holepunch-request',
-    senderPublicKey: bytes.slice(1, 33),
-    targetPublicKey: bytes.slice(33, 65),
+    senderPublicKey: copyBytes(bytes, 1, 33),
+    targetPublicKey: copyBytes(bytes, 33, 65),
     publicEndpoint: presentEndpoint(bytes, 65, 'holepunch request'),
-    token: bytes.slice(85, 101),
+    token: copyBytes(bytes, 85, 101),
   };
 }
 
@@ -75,9 +75,9 @@ export function decodeHolepunchResponse(bytes: Uint8Array): HolepunchResponse {
   header(bytes, TAG_HOLEPUNCH_RESPONSE, HOLEPUNCH_RESPONSE_BYTES, 'holepunch response');
   return {
     kind: 'holepunch-response',
-    senderPublicKey: bytes.slice(1, 33),
+    senderPublicKey: copyBytes(bytes, 1, 33),
     publicEndpoint: presentEndpoint(bytes, 33, 'holepunch response'),
-    token: bytes.slice(53, 69),
+    token: copyBytes(bytes, 53, 69),
   };
 }
 
@@ -96,5 +96,5 @@ export function decodeHolepunchProbe(bytes: Uint8Array): Uint8Array {
   for (let i = 0; i < PROBE_MAGIC.length; i++) {
     if (bytes[i] !== PROBE_MAGIC[i]) throw new DecodeError('holepunch probe: missing "MGHP" magic');
   }
-  return bytes.slice(4);
+  return copyBytes(bytes, 4);
 }

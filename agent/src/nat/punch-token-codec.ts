@@ -6,6 +6,7 @@ import {
   assertU64,
   assertU8,
   bytesEqual,
+  copyBytes,
   DecodeError,
   formatIPv4,
   parseIPv4,
@@ -102,13 +103,13 @@ export function decodePunchToken(bytes: Uint8Array): PunchToken {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return {
     version: bytes[0]!,
-    identityPublicKey: bytes.slice(1, 33),
-    wgPublicKey: bytes.slice(33, 65),
+    identityPublicKey: copyBytes(bytes, 1, 33),
+    wgPublicKey: copyBytes(bytes, 33, 65),
     mapped: endpointAt(bytes, 65),
     meshIPv4: formatIPv4(bytes.subarray(71, 75)),
     punchTime: view.getBigUint64(75, false),
     punchWindow: view.getUint16(83, false),
-    nonce: bytes.slice(85, 93),
+    nonce: copyBytes(bytes, 85, 93),
     stunServer: endpointAt(bytes, 93),
     natType: natTypeFromCode(bytes[99]!),
   };
@@ -159,5 +160,5 @@ export function decodeMgcpProbe(bytes: Uint8Array): MgcpProbe {
   for (let i = 0; i < MGCP_MAGIC.length; i++) {
     if (bytes[i] !== MGCP_MAGIC[i]) throw new DecodeError('MGCP probe: missing "MGCP" magic');
   }
-  return { nonce: bytes.slice(4, 12), keyTag: bytes.slice(12, 16) };
+  return { nonce: copyBytes(bytes, 4, 12), keyTag: copyBytes(bytes, 12, 16) };
 }

@@ -1,4 +1,4 @@
-import { ArgumentError, assertLength, assertU16, DecodeError } from '@meshguard/core';
+import { ArgumentError, assertLength, assertU16, copyBytes, DecodeError } from '@meshguard/core';
 import { endpointAddressBytes, type Endpoint } from '../swim/endpoint-codec.js';
 
 /** Relay data frame (spec §9.1). */
@@ -58,10 +58,10 @@ export function decodeRelayFrame(bytes: Uint8Array): RelayFrame {
   if (bytes.length !== RELAY_HEADER_BYTES + length) {
     throw new DecodeError(`relay frame: header says ${length} payload bytes, datagram carries ${bytes.length - 67}`);
   }
-  const payload = bytes.slice(RELAY_HEADER_BYTES);
+  const payload = copyBytes(bytes, RELAY_HEADER_BYTES);
   const problem = payloadProblem(payload);
   if (problem !== null) throw new DecodeError(`relay frame: ${problem}`);
-  return { senderPublicKey: bytes.slice(1, 33), targetPublicKey: bytes.slice(33, 65), payload };
+  return { senderPublicKey: copyBytes(bytes, 1, 33), targetPublicKey: copyBytes(bytes, 33, 65), payload };
 }
 
 /**

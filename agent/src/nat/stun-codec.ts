@@ -1,4 +1,4 @@
-import { ArgumentError, assertLength, DecodeError, formatIPv4 } from '@meshguard/core';
+import { ArgumentError, assertLength, copyBytes, DecodeError, formatIPv4 } from '@meshguard/core';
 import type { IPv4Endpoint } from '../swim/endpoint-codec.js';
 
 /** The subset of STUN (RFC 5389) meshguard speaks: one Binding exchange, IPv4 only (spec §10). */
@@ -40,7 +40,7 @@ export function encodeStunBindingRequest(transactionId: Uint8Array): Uint8Array 
 function readIPv4Address(value: Uint8Array, xor: boolean): IPv4Endpoint | null {
   if (value.length < IPV4_ADDRESS_VALUE_BYTES || value[1] !== FAMILY_IPV4) return null;
   let port = be16(value, 2);
-  const address = value.slice(4, 8);
+  const address = copyBytes(value, 4, 8);
   if (xor) {
     port ^= STUN_MAGIC_COOKIE >>> 16;
     for (let i = 0; i < 4; i++) address[i] = address[i]! ^ COOKIE_BYTES[i]!;

@@ -1,4 +1,4 @@
-import { assertLength, assertU64, DecodeError, readU64LE, writeU64LE } from '@meshguard/core';
+import { assertLength, assertU64, copyBytes, DecodeError, readU64LE, writeU64LE } from '@meshguard/core';
 import { natTypeCode, natTypeFromCode, type NatType } from '../nat/nat-type.js';
 import { decodeEndpoint, encodeEndpoint, ENDPOINT_BYTES, type Endpoint } from './endpoint-codec.js';
 
@@ -67,11 +67,11 @@ export function decodeGossipEntry(bytes: Uint8Array): GossipEntry {
   const event = gossipEventFromCode(eventCode);
   if (event === null) throw new DecodeError(`gossip entry: unknown event ${eventCode}`);
   return {
-    subjectPublicKey: bytes.slice(OFF_SUBJECT, OFF_SUBJECT + 32),
+    subjectPublicKey: copyBytes(bytes, OFF_SUBJECT, OFF_SUBJECT + 32),
     event,
     lamport: readU64LE(bytes, OFF_LAMPORT),
     endpoint: decodeEndpoint(bytes.subarray(OFF_ENDPOINT, OFF_ENDPOINT + ENDPOINT_BYTES)),
-    wgPublicKey: bytes[OFF_HAS_WG] === 1 ? bytes.slice(OFF_WG, OFF_WG + 32) : null,
+    wgPublicKey: bytes[OFF_HAS_WG] === 1 ? copyBytes(bytes, OFF_WG, OFF_WG + 32) : null,
     publicEndpoint: decodeEndpoint(bytes.subarray(OFF_PUBLIC_ENDPOINT, OFF_PUBLIC_ENDPOINT + ENDPOINT_BYTES)),
     natType: natTypeFromCode(bytes[OFF_NAT]!),
   };

@@ -4,6 +4,7 @@ import {
   assertU64,
   CERT_SLOT_BYTES,
   CERT_V1_BYTES,
+  copyBytes,
   DecodeError,
   readU64LE,
   writeU64LE,
@@ -135,7 +136,7 @@ function decodeProbe(bytes: Uint8Array): ProbeFields {
     certificate.set(bytes.subarray(offset + 1, offset + 1 + Math.min(remaining, CERT_SLOT_BYTES)));
   }
   return {
-    senderPublicKey: bytes.slice(OFF_SENDER, OFF_SENDER + 32),
+    senderPublicKey: copyBytes(bytes, OFF_SENDER, OFF_SENDER + 32),
     seq: readU64LE(bytes, OFF_SEQ),
     incarnation: readU64LE(bytes, OFF_INCARNATION),
     gossip,
@@ -156,8 +157,8 @@ export function decodeSwimMessage(bytes: Uint8Array): SwimMessage {
       }
       return {
         kind: 'ping-req',
-        senderPublicKey: bytes.slice(1, 33),
-        targetPublicKey: bytes.slice(33, 65),
+        senderPublicKey: copyBytes(bytes, 1, 33),
+        targetPublicKey: copyBytes(bytes, 33, 65),
         seq: readU64LE(bytes, 65),
       };
     case undefined:

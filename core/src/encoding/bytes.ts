@@ -45,3 +45,12 @@ export function stripTrailingNuls(bytes: Uint8Array): Uint8Array {
   while (end > 0 && bytes[end - 1] === 0) end--;
   return bytes.subarray(0, end);
 }
+
+/**
+ * A fresh plain Uint8Array holding bytes[start, end). Decoders use it for every field they
+ * return: on a Buffer (what node:dgram and node:fs hand us) `.slice` is a view, so a reused
+ * receive buffer would silently rewrite already-decoded keys.
+ */
+export function copyBytes(bytes: Uint8Array, start: number, end: number = bytes.length): Uint8Array {
+  return new Uint8Array(bytes.subarray(start, end));
+}

@@ -6,7 +6,7 @@ import {
   verify,
   type Ed25519KeyPair,
 } from '../crypto/ed25519.js';
-import { concatBytes, readU64LE, stripTrailingNuls, writeU64LE } from '../encoding/bytes.js';
+import { concatBytes, copyBytes, readU64LE, stripTrailingNuls, writeU64LE } from '../encoding/bytes.js';
 import { toHex } from '../encoding/hex.js';
 import { ArgumentError, DecodeError } from '../errors.js';
 
@@ -137,8 +137,7 @@ function need(bytes: Uint8Array, length: number, what: string): void {
   if (bytes.length < length) throw new DecodeError(`${what}: need ${length} bytes, got ${bytes.length}`);
 }
 
-/** A copy into a plain Uint8Array: Buffer#slice would alias the caller's buffer and keep Buffer's type. */
-const slice = (b: Uint8Array, at: number, len: number): Uint8Array => new Uint8Array(b.subarray(at, at + len));
+const slice = (b: Uint8Array, at: number, len: number): Uint8Array => copyBytes(b, at, at + len);
 
 /** Decodes 0x41/0x42/0x43; trailing bytes are ignored as in the reference (spec §5.1). */
 export function decodeOrgMessage(bytes: Uint8Array): OrgMessage {
