@@ -8,6 +8,7 @@ import { exportCommand, keygenCommand } from './commands/keygen.js';
 import { orgKeygenCommand, orgRevokeCommand, orgSignCommand, orgVouchCommand } from './commands/org.js';
 import { serviceCommand } from './commands/service.js';
 import { revokeCommand, trustCommand } from './commands/trust.js';
+import { wgCommand } from './commands/wg.js';
 import { COMPATIBLE_WITH, meshguardVersion } from './version.js';
 
 interface Command {
@@ -27,6 +28,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   cert: { run: certCommand, summary: "install or show this node's certificate (node.cert)" },
   service: { run: serviceCommand, summary: 'service port policy: allow|deny|default|list|show|reset' },
   config: { run: configShowCommand, summary: 'config show: everything in the config dir, and its problems' },
+  wg: { run: wgCommand, summary: 'plain WireGuard: wg up --config FILE | wg show [NAME] | wg down NAME' },
 };
 
 function usage(): string {
@@ -62,7 +64,8 @@ export function defaultContext(env: NodeJS.ProcessEnv = process.env): CliContext
  * failed checks), 2 command-line usage. Errors are one line on stderr; stack traces only
  * for bugs, which are not MeshguardErrors.
  */
-export function runCli(argv: readonly string[], ctx: CliContext = defaultContext()): number {
+/** Synchronous for every command but the long-running ones (`wg`), which return a promise. */
+export function runCli(argv: readonly string[], ctx: CliContext = defaultContext()): number | Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     (name === undefined ? ctx.err : ctx.out)(usage());
@@ -77,23 +80,32 @@ export function runCli(argv: readonly string[], ctx: CliContext = defaultContext
     ctx.err(`meshguard: unknown command "${name}" (see meshguard --help)`);
     return 2;
   }
+  let result: void | Promise<void>;
   try {
-    command.run(args, ctx);
-    return 0;
+    result = command.run(args, ctx);
   } catch (err) {
-    if (err instanceof UsageError) {
-      ctx.err(`meshguard ${name}: ${err.message} (usage: ${err.usage})`);
-      return 2;
-    }
-    if (err instanceof MeshguardError) {
-      ctx.err(`meshguard ${name}: ${err.message}`);
-      return 1;
-    }
-    if (err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string') {
-      // File system errors (EACCES, ENOSPC, …) come from the environment, not from a bug: one line.
-      ctx.err(`meshguard ${name}: ${err.message}`);
-      return 1;
-    }
-    throw err;
+    return exitStatus(name, err, ctx);
   }
+  if (!(result instanceof Promise)) return 0;
+  return result.then(
+    () => 0,
+    (err: unknown) => exitStatus(name, err, ctx),
+  );
+}
+
+function exitStatus(name: string, err: unknown, ctx: CliContext): number {
+  if (err instanceof UsageError) {
+    ctx.err(`meshguard ${name}: ${err.message} (usage: ${err.usage})`);
+    return 2;
+  }
+  if (err instanceof MeshguardError) {
+    ctx.err(`meshguard ${name}: ${err.message}`);
+    return 1;
+  }
+  if (err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string') {
+    // File system errors (EACCES, ENOSPC, …) come from the environment, not from a bug: one line.
+    ctx.err(`meshguard ${name}: ${err.message}`);
+    return 1;
+  }
+  throw err;
 }

@@ -9,4 +9,4 @@ export interface CliContext {
   readonly readStdin: () => Uint8Array;
 }
 
-export type CommandHandler = (args: readonly string[], ctx: CliContext) => void;
+export type CommandHandler = (args: readonly string[], ctx: CliContext) => void | Promise<void>;

@@ -37,7 +37,10 @@ export function makeHarness(prefix = 'meshguard-cli-'): CliHarness {
         now: () => h.now,
         readStdin: () => h.stdin,
       };
-      return { code: runCli(argv, ctx), out, err };
+      const code = runCli(argv, ctx);
+      // Only the long-running `wg` commands are asynchronous; the harness drives the others.
+      if (typeof code !== 'number') throw new Error(`meshguard ${argv.join(' ')} is asynchronous`);
+      return { code, out, err };
     },
     ok(...argv) {
       const r = h.run(...argv);
