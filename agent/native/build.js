@@ -1,4 +1,5 @@
-// Builds the TUN addon (build/meshguard_tun.node) with the system C compiler, without node-gyp:
+// Builds the native addon (build/meshguard_tun.node: TUN, rtnetlink, ChaCha20-Poly1305) with the
+// system C compiler, without node-gyp:
 // node-gyp would download Node headers, and installs here reach package registries only.
 // Node-API is ABI-stable, so any recent node_api.h works for every Node that loads the result.
 import { execFileSync } from 'node:child_process';
@@ -33,7 +34,11 @@ function headerCandidates() {
 
 function findHeaders() {
   const candidates = headerCandidates();
-  const found = candidates.find((d) => existsSync(join(d, 'node_api.h')) && existsSync(join(d, 'uv.h')));
+  const hasNodeApi = (d) => existsSync(join(d, 'node_api.h')) && existsSync(join(d, 'uv.h'));
+  // aead.c calls the OpenSSL inside node, so prefer a directory that also ships node's OpenSSL
+  // headers; otherwise <openssl/evp.h> falls through to the system's (its EVP API is the same).
+  const found =
+    candidates.find((d) => hasNodeApi(d) && existsSync(join(d, 'openssl', 'evp.h'))) ?? candidates.find(hasNodeApi);
   if (found === undefined) {
     throw new Error(
       `node_api.h and uv.h not found; looked in:\n  ${candidates.join('\n  ')}\n` +

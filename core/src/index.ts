@@ -9,6 +9,7 @@ export * from './identity/identity-files.js';
 export * from './identity/wireguard-key.js';
 export * from './addressing/mesh-address.js';
 export * from './addressing/ip-text.js';
+export * from './addressing/ip-prefix.js';
 export * from './cert/node-certificate.js';
 export * from './cert/node-name.js';
 export * from './cert/certificate-issuer.js';

@@ -16,7 +16,8 @@ NAPI_MODULE_INIT() {
       {"addRoute", NULL, mgtun_add_route, NULL, NULL, NULL, napi_enumerable, NULL},
       {"deleteLink", NULL, mgtun_delete_link, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok) {
+  if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok ||
+      !mgaead_register(env, exports)) {
     return NULL;
   }
   return exports;

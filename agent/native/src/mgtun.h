@@ -80,4 +80,7 @@ napi_value mgtun_add_address(napi_env env, napi_callback_info info);
 napi_value mgtun_add_route(napi_env env, napi_callback_info info);
 napi_value mgtun_delete_link(napi_env env, napi_callback_info info);
 
+/* aead.c: defines aeadSeal, aeadOpen, aeadSealBatch, aeadOpenBatch on exports (they carry per-env state). */
+bool mgaead_register(napi_env env, napi_value exports);
+
 #endif

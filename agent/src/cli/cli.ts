@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { MeshguardError, resolveConfigDir } from '@meshguard/core';
 import { UsageError } from './args.js';
-import type { CliContext, CommandHandler } from './context.js';
+import type { AsyncCommandHandler, CliContext, CommandHandler } from './context.js';
 import { certCommand } from './commands/cert.js';
 import { configShowCommand } from './commands/config-show.js';
 import { exportCommand, keygenCommand } from './commands/keygen.js';
@@ -12,7 +12,7 @@ import { wgCommand } from './commands/wg.js';
 import { COMPATIBLE_WITH, meshguardVersion } from './version.js';
 
 interface Command {
-  readonly run: CommandHandler;
+  readonly run: CommandHandler | AsyncCommandHandler;
   readonly summary: string;
 }
 

@@ -9,4 +9,6 @@ export interface CliContext {
   readonly readStdin: () => Uint8Array;
 }
 
-export type CommandHandler = (args: readonly string[], ctx: CliContext) => void | Promise<void>;
+export type CommandHandler = (args: readonly string[], ctx: CliContext) => void;
+/** Long-running commands (`wg up`) and those that talk to a daemon. */
+export type AsyncCommandHandler = (args: readonly string[], ctx: CliContext) => Promise<void>;

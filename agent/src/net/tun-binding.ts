@@ -40,24 +40,72 @@ export interface NativeTunBinding {
   addAddress(name: string, address: Uint8Array, prefixLength: number): void;
   addRoute(name: string, destination: Uint8Array, prefixLength: number): void;
   deleteLink(name: string): void;
+  // ChaCha20-Poly1305 (agent/native/src/aead.c), wrapped by src/wireguard/aead.ts. `nonce` is a
+  // WireGuard counter (an integer < 2^53: nonce = 4 zero bytes ‖ LE64) or an explicit 12-byte
+  // nonce. Bad types throw TypeError, bad ranges RangeError, before any byte is touched.
+  /** Seals src[srcOffset, +srcLength) as ciphertext ‖ tag at dst[dstOffset]; returns srcLength + 16. */
+  aeadSeal(
+    key: Uint8Array,
+    nonce: number | Uint8Array,
+    src: Uint8Array,
+    srcOffset: number,
+    srcLength: number,
+    dst: Uint8Array,
+    dstOffset: number,
+    ad: Uint8Array | null,
+  ): number;
+  /** Opens ciphertext ‖ tag into dst[dstOffset]; returns srcLength - 16, or -1 (output zeroed) if forged. */
+  aeadOpen(
+    key: Uint8Array,
+    nonce: number | Uint8Array,
+    src: Uint8Array,
+    srcOffset: number,
+    srcLength: number,
+    dst: Uint8Array,
+    dstOffset: number,
+    ad: Uint8Array | null,
+  ): number;
+  /** aeadSeal (no AD) of packets 0..count-1 in order, packet i under counters[i]; returns count. */
+  aeadSealBatch(
+    key: Uint8Array,
+    counters: Float64Array,
+    src: Uint8Array,
+    srcOffsets: Uint32Array,
+    srcLengths: Uint32Array,
+    dst: Uint8Array,
+    dstOffsets: Uint32Array,
+    count: number,
+  ): number;
+  /** aeadOpen (no AD) of packets 0..count-1; results[i] = its return value; returns how many opened. */
+  aeadOpenBatch(
+    key: Uint8Array,
+    counters: Float64Array,
+    src: Uint8Array,
+    srcOffsets: Uint32Array,
+    srcLengths: Uint32Array,
+    dst: Uint8Array,
+    dstOffsets: Uint32Array,
+    results: Int32Array,
+    count: number,
+  ): number;
 }
 
 // dist/src/net/ → agent/native/build/, where `npm run build:native` puts the addon.
-const ADDON_PATH = fileURLToPath(new URL('../../../native/build/meshguard_tun.node', import.meta.url));
+export const TUN_ADDON_PATH = fileURLToPath(new URL('../../../native/build/meshguard_tun.node', import.meta.url));
 
 let binding: NativeTunBinding | null = null;
 
 /** Loads the addon on first use, so importing this module works where it is not built (non-Linux, lint). */
 export function tunBinding(): NativeTunBinding {
   if (binding !== null) return binding;
-  if (!existsSync(ADDON_PATH)) {
-    throw new TunError(`TUN addon not built (${ADDON_PATH}): run \`npm run build:native\``);
+  if (!existsSync(TUN_ADDON_PATH)) {
+    throw new TunError(`TUN addon not built (${TUN_ADDON_PATH}): run \`npm run build:native\``);
   }
   try {
-    const loaded: unknown = createRequire(import.meta.url)(ADDON_PATH);
+    const loaded: unknown = createRequire(import.meta.url)(TUN_ADDON_PATH);
     binding = loaded as NativeTunBinding;
   } catch (err) {
-    throw new TunError(`cannot load the TUN addon ${ADDON_PATH}: ${String(err)}`, null, { cause: err });
+    throw new TunError(`cannot load the TUN addon ${TUN_ADDON_PATH}: ${String(err)}`, null, { cause: err });
   }
   return binding;
 }

@@ -1,6 +1,5 @@
-import { ArgumentError } from '@meshguard/core';
+import { ArgumentError, parseIpPrefix } from '@meshguard/core';
 import { validateInterfaceName } from './interface-name.js';
-import { hasHostBits, parseIpPrefix } from './ip-prefix.js';
 import { asTunError, tunBinding, type NativeTunBinding, type NativeTunHandle } from './tun-binding.js';
 import { TunError } from './tun-error.js';
 import { TunReadBatch } from './tun-read-batch.js';
@@ -115,12 +114,14 @@ export class TunDevice {
   configure(config: TunConfig): void {
     this.#assertOpen();
     if (config.mtu !== undefined) checkInteger('mtu', config.mtu, MIN_MTU, Math.min(MAX_MTU, this.maxPacketSize));
-    const addresses = (config.addresses ?? []).map((text) => ({ text, prefix: parseIpPrefix(text) }));
-    const routes = (config.routes ?? []).map((text) => {
-      const prefix = parseIpPrefix(text);
-      if (hasHostBits(prefix)) throw new ArgumentError(`route ${text} has host bits set; give the network prefix`);
-      return { text, prefix };
-    });
+    const addresses = (config.addresses ?? []).map((text) => ({
+      text,
+      prefix: parseIpPrefix(text, { what: 'address' }),
+    }));
+    const routes = (config.routes ?? []).map((text) => ({
+      text,
+      prefix: parseIpPrefix(text, { hostBits: 'refuse', what: 'route' }),
+    }));
     const native = this.#native;
     const step = (what: string, apply: () => void): void => {
       try {

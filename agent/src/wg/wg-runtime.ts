@@ -1,9 +1,8 @@
 import { lookup } from 'node:dns/promises';
-import { ArgumentError, bytesEqual, errorMessage } from '@meshguard/core';
+import { ArgumentError, bytesEqual, errorMessage, formatIpPrefix, maskIpPrefix, parseIpPrefix } from '@meshguard/core';
 import { TunDevice } from '../net/tun-device.js';
 import { UdpSocket } from '../net/udp-socket.js';
 import type { Endpoint } from '../swim/endpoint-codec.js';
-import { formatIpPrefix, parseIpPrefix } from '../wgquick/ip-prefix.js';
 import type { QuickEndpoint } from '../wgquick/endpoint-text.js';
 import type { WgQuickConfig } from '../wgquick/quick-config.js';
 import type { UapiDeviceSnapshot, UapiSetRequest } from '../wgquick/uapi.js';
@@ -146,11 +145,7 @@ export class WgRuntime {
 
   /** Routes for allowed IPs that the interface's own prefixes do not already cover, as wg-quick adds them. */
   #routes(config: WgQuickConfig): string[] {
-    const covered = new Set(
-      config.interface.addresses.map((a) =>
-        formatIpPrefix(parseIpPrefix(formatIpPrefix(a), 'network', 'address', true)),
-      ),
-    );
+    const covered = new Set(config.interface.addresses.map((a) => formatIpPrefix(maskIpPrefix(a))));
     const routes = new Set<string>();
     for (const peer of config.peers) for (const p of peer.allowedIps) routes.add(formatIpPrefix(p));
     return [...routes].filter((r) => !covered.has(r));
@@ -199,7 +194,7 @@ export class WgRuntime {
           txBytes: BigInt(peer.stats.txBytes),
           rxBytes: BigInt(peer.stats.rxBytes),
           persistentKeepaliveInterval: peer.persistentKeepaliveMs / 1000,
-          allowedIps: this.device.allowedIpsOf(peer).map((text) => parseIpPrefix(text, 'network', 'allowed ip', true)),
+          allowedIps: this.device.allowedIpsOf(peer).map((text) => parseIpPrefix(text, { hostBits: 'clear' })),
         };
       }),
     };

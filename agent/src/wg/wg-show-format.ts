@@ -1,6 +1,5 @@
-import { encodeBase64 } from '@meshguard/core';
+import { encodeBase64, formatIpPrefix } from '@meshguard/core';
 import { formatEndpoint } from '../swim/endpoint-codec.js';
-import { formatIpPrefix } from '../wgquick/ip-prefix.js';
 import type { UapiDeviceSnapshot } from '../wgquick/uapi.js';
 import { importPrivateKey } from '../wireguard/x25519.js';
 

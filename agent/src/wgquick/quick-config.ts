@@ -1,7 +1,15 @@
 import { x25519 } from '@noble/curves/ed25519.js';
-import { assertValidWireGuardPublicKey, bytesEqual, isAllZero, MeshguardError } from '@meshguard/core';
+import {
+  assertValidWireGuardPublicKey,
+  bytesEqual,
+  formatIpPrefix,
+  ipPrefixKey,
+  isAllZero,
+  MeshguardError,
+  parseIpPrefix,
+  type IpPrefix,
+} from '@meshguard/core';
 import { formatQuickEndpoint, parseQuickEndpointText, type QuickEndpoint } from './endpoint-text.js';
-import { formatIpPrefix, ipPrefixKey, parseIpPrefix, type IpPrefix } from './ip-prefix.js';
 import { wgKeyFromBase64, wgKeyToBase64 } from './key-text.js';
 import { QuickConfigError } from './quick-config-error.js';
 
@@ -237,7 +245,7 @@ class ConfigBuilder {
         return;
       case 'Address':
         for (const item of listItems(value, known, line)) {
-          const address = parseIpPrefix(item, 'address', `Address "${item}"`, true);
+          const address = parseIpPrefix(item, { what: `Address "${item}"`, error: 'decode' });
           const previous = iface.addresses.find((a) => ipPrefixKey(a.value) === ipPrefixKey(address));
           if (previous !== undefined) {
             throw new QuickConfigError(`Address ${item} is already given at line ${previous.line}`, line);
@@ -286,7 +294,7 @@ class ConfigBuilder {
       case 'AllowedIPs':
         // An empty AllowedIPs is legal for wg (a peer that routes nothing), so it is here too.
         for (const item of listItems(value, known, line, true)) {
-          const prefix = parseIpPrefix(item, 'network', `AllowedIPs "${item}"`, true);
+          const prefix = parseIpPrefix(item, { hostBits: 'clear', what: `AllowedIPs "${item}"`, error: 'decode' });
           const key = ipPrefixKey(prefix);
           const previous = this.routes.get(key);
           // wg would silently move the route to the later peer; a config that says two

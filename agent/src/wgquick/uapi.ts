@@ -1,7 +1,18 @@
-import { ArgumentError, assertU16, assertU64, DecodeError, MeshguardError } from '@meshguard/core';
+import {
+  ArgumentError,
+  assertU16,
+  assertU32,
+  assertU64,
+  checkIpPrefix,
+  DecodeError,
+  formatIpPrefix,
+  maskIpPrefix,
+  MeshguardError,
+  parseIpPrefix,
+  type IpPrefix,
+} from '@meshguard/core';
 import { formatEndpoint, type Endpoint } from '../swim/endpoint-codec.js';
 import { parseIpEndpointText } from './endpoint-text.js';
-import { formatIpPrefix, parseIpPrefix, type IpPrefix } from './ip-prefix.js';
 import { wgKeyFromHex, wgKeyOrNullFromHex, wgKeyOrNullToHex, wgKeyToHex } from './key-text.js';
 import { formatUapiRequest, formatUapiResponse, UAPI_ERRNO } from './uapi-framing.js';
 
@@ -155,7 +166,7 @@ export function parseUapiSet(lines: readonly string[]): UapiSetRequest {
         peer.allowedIps = [];
         return;
       case 'allowed_ip':
-        peer.allowedIps.push(parseIpPrefix(value, 'network', what, false));
+        peer.allowedIps.push(parseAllowedIp(value, what));
         return;
       case 'protocol_version':
         if (value !== '1') throw new DecodeError(`${what}: only protocol version 1 exists, got "${value}"`);
@@ -264,7 +275,7 @@ export function parseUapiGet(lines: readonly string[]): UapiDeviceSnapshot {
       else if (key === 'listen_port') listenPort = parseDecimal(value, 0xffff, what);
       else fwmark = parseDecimal(value, U32_MAX, what);
     } else if (key === 'allowed_ip') {
-      peer.allowedIps.push(parseIpPrefix(value, 'network', what, false));
+      peer.allowedIps.push(parseAllowedIp(value, what));
     } else if (PEER_GET_KEYS.has(key)) {
       setOnce(peer.fields, key, value, what);
     } else if (DEVICE_GET_KEYS.has(key)) {
@@ -361,16 +372,10 @@ function parseBig(value: string | undefined, max: bigint, what: string): bigint 
   return n;
 }
 
-function assertU32(value: number, what: string): number {
-  if (!Number.isInteger(value) || value < 0 || value > U32_MAX) {
-    throw new ArgumentError(`${what} must be an integer 0–${U32_MAX}, got ${value}`);
-  }
-  return value;
-}
-
 /**
- * Formatting re-parses, so a hand-built Endpoint or IpPrefix with a bad address, port or length
- * is an ArgumentError here rather than a line the peer at the other end rejects.
+ * A hand-built Endpoint or IpPrefix with a bad address, port or length is an ArgumentError
+ * here rather than a line the peer at the other end rejects: endpoints are re-parsed, prefixes
+ * checked, and both leave in the canonical form the parsers return.
  */
 function formatEndpointChecked(endpoint: Endpoint): string {
   const text = formatEndpoint(endpoint);
@@ -378,11 +383,12 @@ function formatEndpointChecked(endpoint: Endpoint): string {
 }
 
 function formatPrefixChecked(prefix: IpPrefix): string {
-  const parsed = rethrowAsArgument(() => parseIpPrefix(formatIpPrefix(prefix), 'network', 'allowed_ip', false));
-  if (parsed.family !== prefix.family) {
-    throw new ArgumentError(`allowed_ip ${formatIpPrefix(prefix)} is not an IPv${prefix.family} prefix`);
-  }
-  return formatIpPrefix(parsed);
+  return formatIpPrefix(maskIpPrefix(checkIpPrefix(prefix, 'allowed_ip')));
+}
+
+/** wg and wireguard-go always send the length, and insert the network the prefix lies in. */
+function parseAllowedIp(value: string, what: string): IpPrefix {
+  return parseIpPrefix(value, { hostBits: 'clear', bareAddress: 'refuse', what, error: 'decode' });
 }
 
 function rethrowAsArgument<T>(fn: () => T): T {

@@ -1,4 +1,4 @@
-import { ArgumentError, formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '@meshguard/core';
+import { ArgumentError, checkIpPrefix, parseIpPrefix, type IpFamily, type IpPrefix } from '@meshguard/core';
 
 /**
  * Cryptokey routing table (spec §4, §11.2): IP prefixes → peer, longest prefix wins. Outbound
@@ -10,39 +10,8 @@ import { ArgumentError, formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '@me
  * insert, and inserting a prefix that is already present moves it to the new owner.
  */
 
-export type IpFamily = 4 | 6;
-
-export interface IpPrefix {
-  readonly family: IpFamily;
-  /** 4 or 16 bytes. */
-  readonly address: Uint8Array;
-  readonly prefixLength: number;
-}
-
-const PREFIX_LENGTH_TEXT = /^(?:0|[1-9][0-9]{0,2})$/;
-
-/** "10.99.0.0/16", "fd99:6d67::/64"; a bare address means a host prefix (/32 or /128), as in wg(8). */
-export function parseIpPrefix(text: string): IpPrefix {
-  const slash = text.indexOf('/');
-  const addressText = slash < 0 ? text : text.slice(0, slash);
-  const v4 = parseIPv4(addressText);
-  const address = v4 ?? parseIPv6(addressText);
-  if (address === null) throw new ArgumentError(`not an IP prefix: ${JSON.stringify(text)}`);
-  const family: IpFamily = v4 === null ? 6 : 4;
-  const maxLength = address.length * 8;
-  if (slash < 0) return { family, address, prefixLength: maxLength };
-  const lengthText = text.slice(slash + 1);
-  const prefixLength = Number(lengthText);
-  if (!PREFIX_LENGTH_TEXT.test(lengthText) || prefixLength > maxLength) {
-    throw new ArgumentError(`bad prefix length in ${JSON.stringify(text)}: must be 0–${maxLength}`);
-  }
-  return { family, address, prefixLength };
-}
-
-export function formatIpPrefix(prefix: IpPrefix): string {
-  const address = prefix.family === 4 ? formatIPv4(prefix.address) : formatIPv6(prefix.address);
-  return `${address}/${prefix.prefixLength}`;
-}
+// Existing importers read prefixes back out of the table through this module.
+export { formatIpPrefix } from '@meshguard/core';
 
 // A prefix is held as four 32-bit words (IPv4 uses only the first, the rest stay 0) with its
 // per-word masks precomputed, so testing whether an address falls under a node is four
@@ -259,7 +228,8 @@ export class AllowedIps<T> {
 
   /** Routes `prefix` to `value`, taking it over from any previous owner of the identical prefix. */
   insert(prefix: string | IpPrefix, value: T): void {
-    const { family, address, prefixLength } = typeof prefix === 'string' ? parseIpPrefix(prefix) : checkPrefix(prefix);
+    const { family, address, prefixLength } =
+      typeof prefix === 'string' ? parseIpPrefix(prefix) : checkIpPrefix(prefix);
     const added =
       family === 4
         ? this.#v4.insert(readWord(address, 0), 0, 0, 0, prefixLength, value)
@@ -318,16 +288,4 @@ export class AllowedIps<T> {
     this.#v6.root = null;
     this.#size = 0;
   }
-}
-
-function checkPrefix(prefix: IpPrefix): IpPrefix {
-  const { family, address, prefixLength } = prefix;
-  const bytes = family === 4 ? 4 : 16;
-  if (address.length !== bytes) {
-    throw new ArgumentError(`an IPv${family} address is ${bytes} bytes, got ${address.length}`);
-  }
-  if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > bytes * 8) {
-    throw new ArgumentError(`IPv${family} prefix length must be 0–${bytes * 8}, got ${prefixLength}`);
-  }
-  return prefix;
 }

@@ -355,6 +355,7 @@ export class WireGuardDevice {
     }
     peer.lastAcceptedTimestamp = consumed.timestamp;
     peer.lastInitiationConsumedAt = now;
+    peer.stats.rxBytes += data.length;
 
     const localIndex = this.#allocateIndex();
     const response = createResponse(consumed, localIndex, generatePrivateKey(this.#random));

@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
-import { ArgumentError, parseIPv4, parseIPv6 } from '@meshguard/core';
+import { ArgumentError, DecodeError, parseIPv4, parseIPv6 } from '@meshguard/core';
+import { parseIpEndpointText } from '../wgquick/endpoint-text.js';
 
 /** A UDP peer address as the socket layer reports it. */
 export interface UdpEndpoint {
@@ -17,7 +17,7 @@ export function sameEndpoint(a: UdpEndpoint | null, b: UdpEndpoint): boolean {
 
 /** address ‖ BE16 port: the input of a cookie, binding it to where the datagram came from. */
 export function endpointBytes(e: UdpEndpoint): Uint8Array {
-  const addr = isIP(e.address) === 6 ? parseIPv6(e.address) : parseIPv4(e.address);
+  const addr = parseIPv4(e.address) ?? parseIPv6(e.address);
   if (addr === null) throw new ArgumentError(`not an IP address: ${e.address}`);
   const out = new Uint8Array(addr.length + 2);
   out.set(addr);
@@ -26,13 +26,18 @@ export function endpointBytes(e: UdpEndpoint): Uint8Array {
   return out;
 }
 
-/** `1.2.3.4:51820` or `[::1]:51820` (no hostnames: resolution is the caller's job). */
+/**
+ * `1.2.3.4:51820` or `[::1]:51820`, read exactly as UAPI's `endpoint=` is (no hostnames:
+ * resolution is the caller's job). IPv6 comes back compressed and lowercase, as node:dgram
+ * reports senders, so sameEndpoint() can match a configured endpoint to its datagrams.
+ * ArgumentError, since the text comes from a caller rather than a file or the wire.
+ */
 export function parseEndpoint(text: string): UdpEndpoint {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(text);
-  const address = m?.[1] ?? m?.[2];
-  const port = Number(m?.[3]);
-  if (address === undefined || isIP(address) === 0 || !(port >= 1 && port <= 65535)) {
-    throw new ArgumentError(`invalid endpoint "${text}" (expected ip:port or [ipv6]:port)`);
+  try {
+    const { address, port } = parseIpEndpointText(text, 'endpoint');
+    return { address, port };
+  } catch (err) {
+    if (err instanceof DecodeError) throw new ArgumentError(err.message, { cause: err });
+    throw err;
   }
-  return { address, port };
 }

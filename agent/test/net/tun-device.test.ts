@@ -1,28 +1,28 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { ArgumentError } from '@meshguard/core';
-import { isRoot, requireCapability } from '@meshguard/core/testing';
+import { requireCapability } from '@meshguard/core/testing';
 import { tunBinding } from '../../src/net/tun-binding.js';
 import { TunDevice } from '../../src/net/tun-device.js';
+import {
+  allAvailable,
+  netnsAvailable,
+  pingAvailable,
+  setprivAvailable,
+  startFixture,
+  Topology,
+  tunAddonAvailable,
+  tunAvailable,
+  uniqueIfname,
+  type Availability,
+  type Fixture,
+  type Namespace,
+  type RunResult,
+} from '../support/netns.js';
 import type { ErrorReport } from './fixtures/child-io.js';
-import { NetnsHarness } from './netns-harness.js';
 
-const onPath = (command: string): boolean =>
-  (process.env['PATH'] ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, command)));
-const addonBuilt = existsSync(fileURLToPath(new URL('../../../native/build/meshguard_tun.node', import.meta.url)));
-
-const missing = [
-  ...(process.platform === 'linux' ? [] : ['Linux']),
-  ...(isRoot() ? [] : ['root']),
-  ...(existsSync('/dev/net/tun') ? [] : ['/dev/net/tun']),
-  ...(onPath('ip') ? [] : ['ip (iproute2)']),
-  ...(addonBuilt ? [] : ['the TUN addon (npm run build:native)']),
-];
-const netnsReason = `TUN tests need ${missing.join(', ')}`;
-const netnsAvailable = missing.length === 0;
+const tunInNetns = (...more: Availability[]): Availability =>
+  allAvailable(netnsAvailable(), tunAvailable(), tunAddonAvailable(), ...more);
 
 interface Counters {
   packetsRead: number;
@@ -62,31 +62,44 @@ describe('TunDevice: argument checks', () => {
   });
 
   it('the addon refuses long names too', (t) => {
-    if (!requireCapability(t, addonBuilt && process.platform === 'linux', 'the TUN addon is not built')) return;
+    const cap = tunAddonAvailable();
+    if (!requireCapability(t, cap.available, cap.reason)) return;
     assert.throws(() => tunBinding().open('y'.repeat(16)), TypeError);
     assert.throws(() => tunBinding().open('a/b'), TypeError);
   });
 });
 
 describe('TunDevice in a network namespace', () => {
-  const harness = new NetnsHarness();
-  after(() => harness.cleanup());
+  let topology: Topology | undefined;
+  after(() => topology?.destroy());
+
+  /** A new namespace running fixtures/<name>.js, given a fresh interface name and then `args`. */
+  function startTunFixture(
+    name: string,
+    args: readonly string[] = [],
+    wrapper?: readonly string[],
+  ): { ns: Namespace; fixture: Fixture } {
+    topology ??= new Topology();
+    const ns = topology.namespace('tun');
+    const script = new URL(`./fixtures/${name}.js`, import.meta.url);
+    const argv = [uniqueIfname('mg'), ...args];
+    return { ns, fixture: startFixture(topology, ns, script, argv, wrapper === undefined ? {} : { wrapper }) };
+  }
+
+  /** Runs argv in `ns` to completion; the status is the caller's to check. */
+  const tryExec = (ns: Namespace, argv: readonly string[]): RunResult => topology!.tryExec(ns, argv);
 
   it('answers ping and ping -6 through a responder that reads and writes the TUN', async (t) => {
-    if (!requireCapability(t, netnsAvailable && onPath('ping'), `${netnsReason}, ping`)) return;
-    const ns = await harness.create();
-    const responder = harness.fixture(ns, 'echo-responder', [
-      `mg${harness.uniqueTag()}`,
-      '10.77.1.1/24',
-      'fd77:1::1/64',
-    ]);
+    const cap = tunInNetns(pingAvailable());
+    if (!requireCapability(t, cap.available, cap.reason)) return;
+    const { ns, fixture: responder } = startTunFixture('echo-responder', ['10.77.1.1/24', 'fd77:1::1/64']);
     assert.deepEqual(Object.keys((await responder.next()) as object), ['ready', 'name']);
 
-    const v4 = await harness.exec(ns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '10.77.1.2']);
-    assert.equal(v4.code, 0, v4.stdout + v4.stderr);
+    const v4 = tryExec(ns, ['ping', '-c', '3', '-i', '0.2', '-W', '2', '10.77.1.2']);
+    assert.equal(v4.status, 0, v4.stdout + v4.stderr);
     assert.equal(pingReceived(v4.stdout), 3, v4.stdout);
-    const v6 = await harness.exec(ns, 'ping', ['-6', '-c', '3', '-i', '0.2', '-W', '2', 'fd77:1::2']);
-    assert.equal(v6.code, 0, v6.stdout + v6.stderr);
+    const v6 = tryExec(ns, ['ping', '-6', '-c', '3', '-i', '0.2', '-W', '2', 'fd77:1::2']);
+    assert.equal(v6.status, 0, v6.stdout + v6.stderr);
     assert.equal(pingReceived(v6.stdout), 3, v6.stdout);
 
     const done = (await responder.finish()) as { replies: number; written: number; counters: Counters };
@@ -100,18 +113,14 @@ describe('TunDevice in a network namespace', () => {
   });
 
   it('answers a flood ping burst with batched writes', async (t) => {
-    if (!requireCapability(t, netnsAvailable && onPath('ping'), `${netnsReason}, ping`)) return;
-    const ns = await harness.create();
-    const responder = harness.fixture(ns, 'echo-responder', [
-      `mg${harness.uniqueTag()}`,
-      '10.77.2.1/24',
-      'fd77:2::1/64',
-    ]);
+    const cap = tunInNetns(pingAvailable());
+    if (!requireCapability(t, cap.available, cap.reason)) return;
+    const { ns, fixture: responder } = startTunFixture('echo-responder', ['10.77.2.1/24', 'fd77:2::1/64']);
     await responder.next();
 
     // -l 32 sends 32 requests back to back, so reads and writes come in batches.
-    const flood = await harness.exec(ns, 'ping', ['-f', '-l', '32', '-c', '200', '-W', '2', '10.77.2.2']);
-    assert.equal(flood.code, 0, flood.stdout + flood.stderr);
+    const flood = tryExec(ns, ['ping', '-f', '-l', '32', '-c', '200', '-W', '2', '10.77.2.2']);
+    assert.equal(flood.status, 0, flood.stdout + flood.stderr);
     assert.equal(pingReceived(flood.stdout), 200, flood.stdout);
 
     const done = (await responder.finish()) as {
@@ -128,9 +137,9 @@ describe('TunDevice in a network namespace', () => {
   });
 
   it('returns packets queued before reading as one batch and writes them back in one writeBatch', async (t) => {
-    if (!requireCapability(t, netnsAvailable, netnsReason)) return;
-    const ns = await harness.create();
-    const fixture = harness.fixture(ns, 'batch-reflect', [`mg${harness.uniqueTag()}`, '10.77.3.1/24', '10.77.3.2']);
+    const cap = tunInNetns();
+    if (!requireCapability(t, cap.available, cap.reason)) return;
+    const { fixture } = startTunFixture('batch-reflect', ['10.77.3.1/24', '10.77.3.2']);
     const result = (await fixture.next()) as {
       batchCounts: number[];
       udpInFirstBatch: number;
@@ -151,9 +160,9 @@ describe('TunDevice in a network namespace', () => {
   });
 
   it('stops calling the handler after close(), stopReading() (also from inside it) or link deletion', async (t) => {
-    if (!requireCapability(t, netnsAvailable, netnsReason)) return;
-    const ns = await harness.create();
-    const fixture = harness.fixture(ns, 'close-stops', [`mg${harness.uniqueTag()}`]);
+    const cap = tunInNetns();
+    if (!requireCapability(t, cap.available, cap.reason)) return;
+    const { fixture } = startTunFixture('close-stops');
     type Scenario = {
       callsAtClose: number;
       callsAfter: number;
@@ -189,9 +198,9 @@ describe('TunDevice in a network namespace', () => {
   });
 
   it('reports configuration failures as typed errors and applies nothing from a refused config', async (t) => {
-    if (!requireCapability(t, netnsAvailable, netnsReason)) return;
-    const ns = await harness.create();
-    const fixture = harness.fixture(ns, 'configure-errors', [`mg${harness.uniqueTag()}`]);
+    const cap = tunInNetns();
+    if (!requireCapability(t, cap.available, cap.reason)) return;
+    const { fixture } = startTunFixture('configure-errors');
     const r = (await fixture.next()) as Record<string, ErrorReport | null> & {
       mtuAfterBadAddress: number;
       mtuAfterValid: number;
@@ -213,12 +222,11 @@ describe('TunDevice in a network namespace', () => {
   });
 
   it('says CAP_NET_ADMIN is missing when it is', async (t) => {
-    if (!requireCapability(t, netnsAvailable && onPath('setpriv'), `${netnsReason}, setpriv`)) return;
-    const ns = await harness.create();
-    const probe = harness.fixture(
-      ns,
+    const cap = tunInNetns(setprivAvailable());
+    if (!requireCapability(t, cap.available, cap.reason)) return;
+    const { fixture: probe } = startTunFixture(
       'open-probe',
-      [`mg${harness.uniqueTag()}`],
+      [],
       ['setpriv', '--inh-caps=-all', '--bounding-set=-net_admin', '--'],
     );
     const { error } = (await probe.next()) as { error: ErrorReport | null };

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { isRoot } from '@meshguard/core/testing';
+import { TUN_ADDON_PATH } from '../../src/net/tun-binding.js';
 
 /** What requireCapability needs: whether a test can run here, and if not, why. */
 export interface Availability {
@@ -48,6 +49,7 @@ const PACKAGES: Readonly<Record<string, string>> = {
   wg: 'wireguard-tools',
   iperf3: 'iperf3',
   ping: 'iputils-ping',
+  setpriv: 'util-linux',
 };
 
 export function binaryAvailable(name: string): Availability {
@@ -83,6 +85,13 @@ export function tunAvailable(): Availability {
   }
 }
 
+/** meshguard's own TUN addon, which only builds on Linux. */
+export function tunAddonAvailable(): Availability {
+  if (process.platform !== 'linux') return missing(`the TUN addon is Linux-only, this is ${process.platform}`);
+  if (!existsSync(TUN_ADDON_PATH)) return missing('the TUN addon is not built (npm run build:native)');
+  return ok('the TUN addon');
+}
+
 export function wireguardGoAvailable(): Availability {
   return allAvailable(binaryAvailable('wireguard-go'), tunAvailable());
 }
@@ -90,6 +99,7 @@ export function wireguardGoAvailable(): Availability {
 export const wgAvailable = (): Availability => binaryAvailable('wg');
 export const iperf3Available = (): Availability => binaryAvailable('iperf3');
 export const pingAvailable = (): Availability => binaryAvailable('ping');
+export const setprivAvailable = (): Availability => binaryAvailable('setpriv');
 
 /** Available when every check is; otherwise every reason that is missing, joined. */
 export function allAvailable(...checks: readonly Availability[]): Availability {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { requireCapability } from '@meshguard/core/testing';
 import {
   allAvailable,
@@ -9,6 +11,7 @@ import {
   pingAvailable,
   requireBinary,
   run,
+  startFixture,
   startWireGuardGo,
   Topology,
   uniqueIfname,
@@ -117,5 +120,45 @@ describe('two wireguard-go peers across a veth', () => {
     }
     for (const dev of [devA, devB]) assert.ok(!existsSync(dev.socketPath), `${dev.socketPath} left behind`);
     assert.throws(() => topology!.namespace('late'), /already destroyed/);
+  });
+});
+
+describe('Node fixtures in a namespace', () => {
+  let topology: Topology | undefined;
+  after(() => topology?.destroy());
+
+  test('report JSON lines, finish at stdin EOF, and say why when no report comes', async (t) => {
+    const cap = netnsAvailable();
+    if (!requireCapability(t, cap.available, cap.reason)) return;
+    topology = new Topology();
+    const ns = topology.namespace('fixture');
+    const dir = topology.tempDir();
+    const script = (name: string, body: string): URL => {
+      const path = join(dir, `${name}.mjs`);
+      writeFileSync(path, body);
+      return pathToFileURL(path);
+    };
+    const echo = startFixture(
+      topology,
+      ns,
+      script(
+        'echo',
+        `console.log(JSON.stringify({ arg: process.argv[2] }));
+         process.stdin.on('end', () => console.log(JSON.stringify({ done: true }))).resume();`,
+      ),
+      ['hello'],
+    );
+    assert.deepEqual(await echo.next(), { arg: 'hello' });
+    assert.deepEqual(await echo.finish(), { done: true });
+    assert.equal((await echo.child.exited).code, 0);
+
+    const quitter = startFixture(topology, ns, script('quit', `console.error('boom'); process.exit(3);`), []);
+    await assert.rejects(quitter.next(), /ended its output before the next line; output:\nboom/);
+
+    const silent = startFixture(topology, ns, script('silent', 'process.stdin.resume();'), []);
+    await assert.rejects(silent.next(200), /wrote nothing for 200 ms/);
+    const [silentProcess] = topology.spawnedProcesses().slice(-1);
+    await topology.destroy();
+    assert.ok(silentProcess!.hasExited, 'destroy() stops a fixture that never finished');
   });
 });

@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 
 /**
  * Child processes for the namespace tests: synchronous commands that always end (a timeout
@@ -50,6 +51,14 @@ export interface ExitStatus {
   readonly signal: NodeJS.Signals | null;
 }
 
+export interface SpawnedProcessOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  /** Give the process a stdin pipe, for one that runs until closeStdin(); otherwise stdin is /dev/null. */
+  readonly stdin?: boolean;
+  /** Queue whole stdout lines for nextLine(), for a process that reports on stdout. */
+  readonly lines?: boolean;
+}
+
 /** A background process with its output kept for diagnostics. */
 export class SpawnedProcess {
   readonly argv: readonly string[];
@@ -59,12 +68,19 @@ export class SpawnedProcess {
   private readonly child: ChildProcess;
   private outputTail = '';
   private exitStatus: ExitStatus | undefined;
+  private readonly lines: string[] = [];
+  private readonly lineWaiters: (() => void)[] = [];
+  /** Set once stdout has ended: after that no line can arrive, whenever the exit was seen. */
+  private stdoutEnded = false;
 
-  constructor(argv: readonly string[], env: NodeJS.ProcessEnv = process.env) {
+  constructor(argv: readonly string[], options: SpawnedProcessOptions = {}) {
     const [file, ...args] = argv;
     if (file === undefined) throw new Error('empty command');
     this.argv = argv;
-    this.child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(file, args, {
+      env: options.env ?? process.env,
+      stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
     if (this.child.pid === undefined) throw new Error(`cannot start \`${argv.join(' ')}\``);
     this.pid = this.child.pid;
     const keep = (chunk: Buffer): void => {
@@ -72,6 +88,19 @@ export class SpawnedProcess {
     };
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
+    if (options.lines === true && this.child.stdout !== null) {
+      createInterface({ input: this.child.stdout })
+        .on('line', (line) => {
+          this.lines.push(line);
+          this.wakeLineWaiters();
+        })
+        .on('close', () => {
+          this.stdoutEnded = true;
+          this.wakeLineWaiters();
+        });
+    }
+    // A fixture that exits early closes its end; writing to it must not crash the test process.
+    this.child.stdin?.on('error', () => undefined);
     this.exited = new Promise((resolve) => {
       this.child.on('exit', (code, signal) => {
         this.exitStatus = { code, signal };
@@ -102,6 +131,39 @@ export class SpawnedProcess {
     if (first !== 'timeout') return first;
     this.child.kill('SIGKILL');
     return this.exited;
+  }
+
+  /**
+   * The next line the process wrote to stdout (started with `lines`). Rejects, quoting the
+   * output, when stdout ends without one or none comes within `timeoutMs`.
+   */
+  async nextLine(timeoutMs = 20_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.lines.shift();
+      if (line !== undefined) return line;
+      const remaining = deadline - Date.now();
+      if (this.stdoutEnded || remaining <= 0) {
+        const why = this.stdoutEnded ? 'ended its output' : `wrote nothing for ${timeoutMs} ms`;
+        throw new Error(`\`${this.argv.join(' ')}\` ${why} before the next line; output:\n${this.outputTail}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, remaining);
+        this.lineWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Ends the process's stdin (started with `stdin`): EOF is how a fixture is told to finish. */
+  closeStdin(): void {
+    this.child.stdin?.end();
+  }
+
+  private wakeLineWaiters(): void {
+    for (const wake of this.lineWaiters.splice(0)) wake();
   }
 
   /** For the process 'exit' hook, where nothing asynchronous runs any more. */

@@ -64,6 +64,9 @@ export interface VethOptions {
 export interface SpawnOptions {
   /** Added to this process's environment. */
   readonly env?: Readonly<Record<string, string>>;
+  /** See SpawnedProcessOptions. */
+  readonly stdin?: boolean;
+  readonly lines?: boolean;
 }
 
 /** Every live Topology, so a crashing test process still tears its namespaces down. */
@@ -159,7 +162,11 @@ export class Topology {
    */
   spawn(ns: Namespace, argv: readonly string[], options: SpawnOptions = {}): SpawnedProcess {
     this.assertUsable();
-    const child = new SpawnedProcess(this.inNamespace(ns, argv), { ...process.env, ...options.env });
+    const child = new SpawnedProcess(this.inNamespace(ns, argv), {
+      env: { ...process.env, ...options.env },
+      ...(options.stdin !== undefined && { stdin: options.stdin }),
+      ...(options.lines !== undefined && { lines: options.lines }),
+    });
     this.processes.push(child);
     return child;
   }

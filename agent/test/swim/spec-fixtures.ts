@@ -1,9 +1,9 @@
-import assert from 'node:assert/strict';
-import { DecodeError, deriveWireGuardKeyPair, type WireGuardKeyPair } from '@meshguard/core';
+import { deriveWireGuardKeyPair, type WireGuardKeyPair } from '@meshguard/core';
 import { K1, K2 } from '@meshguard/core/testing';
 
 /** The spec's K1–K3 (§17) and their CLI WireGuard keys (TV5). */
 export { hex, K1, K2, K3, toHexStr } from '@meshguard/core/testing';
+export { assertDecodeError, decodesOrRejects } from '@meshguard/core/testing';
 
 export const K1_WG: WireGuardKeyPair = deriveWireGuardKeyPair(K1.seed);
 export const K2_WG: WireGuardKeyPair = deriveWireGuardKeyPair(K2.seed);
@@ -14,22 +14,3 @@ export const TV13_ENTRY_1 =
 
 /** TV15–TV18 token / transaction ID `00 01 02 …`. */
 export const counting = (length: number): Uint8Array => Uint8Array.from({ length }, (_, i) => i);
-
-export function assertDecodeError(fn: () => unknown, message?: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof DecodeError, `expected DecodeError, got ${String(err)}`);
-    if (message !== undefined) assert.match(err.message, message);
-    return true;
-  });
-}
-
-/** Property-test body: a decoder either returns or throws DecodeError — nothing else escapes. */
-export function decodesOrRejects(decode: () => unknown): boolean {
-  try {
-    decode();
-    return true;
-  } catch (err) {
-    if (err instanceof DecodeError) return true;
-    throw err;
-  }
-}

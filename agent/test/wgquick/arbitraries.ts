@@ -1,8 +1,14 @@
 import fc from 'fast-check';
-import { deriveWireGuardKeyPair, formatIPv4, formatIPv6 } from '@meshguard/core';
+import {
+  deriveWireGuardKeyPair,
+  formatIPv4,
+  formatIPv6,
+  ipPrefixKey,
+  maskIpPrefix,
+  type IpPrefix,
+} from '@meshguard/core';
 import type { Endpoint } from '../../src/swim/endpoint-codec.js';
 import type { QuickEndpoint } from '../../src/wgquick/endpoint-text.js';
-import type { IpPrefix } from '../../src/wgquick/ip-prefix.js';
 import type { WgQuickConfig, WgQuickPeer } from '../../src/wgquick/quick-config.js';
 import type { UapiDeviceSnapshot, UapiPeerSnapshot, UapiPeerUpdate, UapiSetRequest } from '../../src/wgquick/uapi.js';
 import { record } from '../swim/arbitraries.js';
@@ -19,19 +25,16 @@ export const arbPublicKey = fc
 export const arbU64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
 const arbPort = fc.integer({ min: 1, max: 0xffff });
 
-function mask(bytes: Uint8Array, prefixLength: number): Uint8Array {
-  return bytes.map((b, i) => b & ((0xff00 >> Math.min(8, Math.max(0, prefixLength - 8 * i))) & 0xff));
-}
-
 /** A network (host bits zero) or, with `network` false, an address with any host bits. */
 export function arbPrefix(network: boolean): fc.Arbitrary<IpPrefix> {
-  const v4 = fc
-    .tuple(fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 32 }))
-    .map(([b, len]): IpPrefix => ({ family: 4, address: formatIPv4(network ? mask(b, len) : b), prefixLength: len }));
-  const v6 = fc
-    .tuple(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.integer({ min: 0, max: 128 }))
-    .map(([b, len]): IpPrefix => ({ family: 6, address: formatIPv6(network ? mask(b, len) : b), prefixLength: len }));
-  return fc.oneof(v4, v6);
+  const of = (family: 4 | 6, bytes: number): fc.Arbitrary<IpPrefix> =>
+    fc
+      .tuple(fc.uint8Array({ minLength: bytes, maxLength: bytes }), fc.integer({ min: 0, max: bytes * 8 }))
+      .map(([address, prefixLength]) => {
+        const prefix = { family, address, prefixLength };
+        return network ? maskIpPrefix(prefix) : prefix;
+      });
+  return fc.oneof(of(4, 4), of(6, 16));
 }
 
 export const arbIpEndpoint: fc.Arbitrary<Endpoint> = fc.oneof(
@@ -70,7 +73,7 @@ export const arbQuickConfig: fc.Arbitrary<WgQuickConfig> = fc
   .record({
     privateKey: arbNonZeroKey,
     listenPort: fc.option(fc.integer({ min: 0, max: 0xffff }), { nil: null }),
-    addresses: fc.uniqueArray(arbPrefix(false), { maxLength: 4, selector: (p) => `${p.address}/${p.prefixLength}` }),
+    addresses: fc.uniqueArray(arbPrefix(false), { maxLength: 4, selector: ipPrefixKey }),
     mtu: fc.option(fc.integer({ min: 1280, max: 0xffff }), { nil: null }),
     peers: fc.uniqueArray(arbQuickPeer, {
       maxLength: 4,
@@ -82,7 +85,7 @@ export const arbQuickConfig: fc.Arbitrary<WgQuickConfig> = fc
     const distinctRoutes = peers.map((p) => ({
       ...p,
       allowedIps: p.allowedIps.filter((a) => {
-        const key = `${a.address}/${a.prefixLength}`;
+        const key = ipPrefixKey(a);
         if (seen.has(key)) return false;
         seen.add(key);
         return true;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { DecodeError, deriveWireGuardKeyPair, InvalidKeyError, type WireGuardKeyPair } from '@meshguard/core';
+import { ipBytes } from '@meshguard/core/testing';
 import { QuickConfigError } from '../../src/wgquick/quick-config-error.js';
 import {
   formatWgQuickConfig,
@@ -75,9 +76,9 @@ describe('parseWgQuickConfig', () => {
         privateKey: SELF.privateKey,
         listenPort: 51820,
         addresses: [
-          { family: 4, address: '10.8.0.2', prefixLength: 24 },
-          { family: 6, address: 'fd00:8::2', prefixLength: 64 },
-          { family: 4, address: '192.168.50.7', prefixLength: 32 },
+          { family: 4, address: ipBytes('10.8.0.2'), prefixLength: 24 },
+          { family: 6, address: ipBytes('fd00:8::2'), prefixLength: 64 },
+          { family: 4, address: ipBytes('192.168.50.7'), prefixLength: 32 },
         ],
         mtu: 1420,
       },
@@ -87,10 +88,10 @@ describe('parseWgQuickConfig', () => {
           presharedKey: new Uint8Array(32).fill(0x5a),
           endpoint: { family: 'hostname', hostname: 'vpn.example.com', port: 51820 },
           allowedIps: [
-            { family: 4, address: '10.8.0.0', prefixLength: 24 },
+            { family: 4, address: ipBytes('10.8.0.0'), prefixLength: 24 },
             // Host bits are masked, as wg does when it installs the route.
-            { family: 4, address: '192.168.1.0', prefixLength: 24 },
-            { family: 6, address: 'fd00:8::', prefixLength: 64 },
+            { family: 4, address: ipBytes('192.168.1.0'), prefixLength: 24 },
+            { family: 6, address: ipBytes('fd00:8::'), prefixLength: 64 },
           ],
           persistentKeepalive: 25,
         },

@@ -3,7 +3,6 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { ArgumentError } from '@meshguard/core';
 import { formatQuickEndpoint, parseIpEndpointText, parseQuickEndpointText } from '../../src/wgquick/endpoint-text.js';
-import { formatIpPrefix, parseIpPrefix } from '../../src/wgquick/ip-prefix.js';
 import {
   wgKeyFromBase64,
   wgKeyFromHex,
@@ -13,7 +12,7 @@ import {
   wgKeyToHex,
 } from '../../src/wgquick/key-text.js';
 import { assertDecodeError, decodesOrRejects } from '../swim/spec-fixtures.js';
-import { arbKey, arbPrefix, arbQuickEndpoint } from './arbitraries.js';
+import { arbKey, arbQuickEndpoint } from './arbitraries.js';
 
 // One key in both spellings: what `wg show` prints and what the UAPI socket carries.
 const KEY_B64 = 'yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=';
@@ -49,38 +48,6 @@ test('key text refusals', () => {
   assert.throws(() => wgKeyToBase64(new Uint8Array(0)), ArgumentError);
   fc.assert(fc.property(fc.string({ maxLength: 70 }), (s) => decodesOrRejects(() => wgKeyFromHex(s, 'k'))));
   fc.assert(fc.property(fc.string({ maxLength: 50 }), (s) => decodesOrRejects(() => wgKeyFromBase64(s, 'k'))));
-});
-
-test('prefixes: networks are masked, addresses keep host bits, text is canonical', () => {
-  assert.equal(formatIpPrefix(parseIpPrefix('10.1.2.3/8', 'network', 'p', false)), '10.0.0.0/8');
-  assert.equal(formatIpPrefix(parseIpPrefix('10.1.2.3/8', 'address', 'p', false)), '10.1.2.3/8');
-  assert.equal(formatIpPrefix(parseIpPrefix('10.1.2.255/31', 'network', 'p', false)), '10.1.2.254/31');
-  assert.equal(formatIpPrefix(parseIpPrefix('FD00:0:0:0:1:2:3:4/65', 'network', 'p', false)), 'fd00::/65');
-  assert.equal(formatIpPrefix(parseIpPrefix('fd00::ffff:1/127', 'network', 'p', false)), 'fd00::ffff:0/127');
-  assert.equal(formatIpPrefix(parseIpPrefix('1.2.3.4', 'network', 'p', true)), '1.2.3.4/32');
-  assert.equal(formatIpPrefix(parseIpPrefix('::1', 'network', 'p', true)), '::1/128');
-  assert.equal(formatIpPrefix(parseIpPrefix('255.255.255.255/0', 'network', 'p', false)), '0.0.0.0/0');
-  assertDecodeError(() => parseIpPrefix('1.2.3.4', 'network', 'p', false), /no \/prefix length/);
-  assertDecodeError(() => parseIpPrefix('1.2.3.4/-1', 'network', 'p', false), /prefix length "-1"/);
-  assertDecodeError(() => parseIpPrefix('1.2.3.4/1/2', 'network', 'p', false), /prefix length "1\/2"/);
-  assertDecodeError(() => parseIpPrefix('/8', 'network', 'p', false), /"" is not an IPv4 address/);
-  fc.assert(
-    fc.property(arbPrefix(true), (p) => {
-      assert.deepEqual(parseIpPrefix(formatIpPrefix(p), 'network', 'p', false), p);
-    }),
-  );
-  fc.assert(
-    fc.property(arbPrefix(false), (p) => {
-      assert.deepEqual(parseIpPrefix(formatIpPrefix(p), 'address', 'p', false), p);
-      const network = parseIpPrefix(formatIpPrefix(p), 'network', 'p', false);
-      assert.deepEqual(parseIpPrefix(formatIpPrefix(network), 'network', 'p', false), network);
-    }),
-  );
-  fc.assert(
-    fc.property(fc.string({ maxLength: 50 }), fc.boolean(), (s, bare) => {
-      return decodesOrRejects(() => parseIpPrefix(s, 'network', 'p', bare));
-    }),
-  );
 });
 
 test('endpoints: IP literals for UAPI, host names too for wg-quick', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { deriveWireGuardKeyPair } from '@meshguard/core';
-import { requireCapability } from '@meshguard/core/testing';
+import { ipBytes, requireCapability } from '@meshguard/core/testing';
 import { formatUapiRequest, UAPI_ERRNO } from '../../src/wgquick/uapi-framing.js';
 import { formatUapiGet, formatUapiSet, parseUapiGet, type UapiSetRequest } from '../../src/wgquick/uapi.js';
 import { parseWgQuickConfig, type WgQuickConfig } from '../../src/wgquick/quick-config.js';
@@ -127,7 +127,7 @@ describe('UAPI against wireguard-go', () => {
         updateOnly: false,
         presharedKey: new Uint8Array(32).fill(9),
         replaceAllowedIps: false,
-        allowedIps: [{ family: 4 as const, address: `10.0.${i}.0`, prefixLength: 24 }],
+        allowedIps: [{ family: 4 as const, address: ipBytes(`10.0.${i}.0`), prefixLength: 24 }],
       })),
     };
     assert.deepEqual(await uapiExchange(dev.socketPath, formatUapiSet(start)), [{ lines: [], errno: 0 }]);
@@ -140,7 +140,7 @@ describe('UAPI against wireguard-go', () => {
           publicKey: keys(14).publicKey,
           updateOnly: true, // does not exist, so nothing happens
           replaceAllowedIps: false,
-          allowedIps: [{ family: 4, address: '10.14.0.0', prefixLength: 16 }],
+          allowedIps: [{ family: 4, address: ipBytes('10.14.0.0'), prefixLength: 16 }],
         },
         {
           kind: 'upsert',
@@ -149,7 +149,7 @@ describe('UAPI against wireguard-go', () => {
           presharedKey: null,
           persistentKeepaliveInterval: 0,
           replaceAllowedIps: true,
-          allowedIps: [{ family: 6, address: '::', prefixLength: 0 }],
+          allowedIps: [{ family: 6, address: ipBytes('::'), prefixLength: 0 }],
         },
       ],
     };
@@ -163,7 +163,7 @@ describe('UAPI against wireguard-go', () => {
     const peer = snapshot.peers[0]!;
     assert.deepEqual(peer.publicKey, PEER_1.publicKey);
     assert.equal(peer.presharedKey, null);
-    assert.deepEqual(peer.allowedIps, [{ family: 6, address: '::', prefixLength: 0 }]);
+    assert.deepEqual(peer.allowedIps, [{ family: 6, address: ipBytes('::'), prefixLength: 0 }]);
   });
 
   test('a request wireguard-go refuses comes back as a negative errno', async (t) => {

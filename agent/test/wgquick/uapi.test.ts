@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { ArgumentError, DecodeError, MeshguardError } from '@meshguard/core';
+import { ipBytes } from '@meshguard/core/testing';
 import { takeUapiRequest, takeUapiResponse } from '../../src/wgquick/uapi-framing.js';
 import {
   formatUapiGet,
@@ -44,8 +45,8 @@ const PEER_1: UapiPeerSnapshot = {
   rxBytes: 2_224n,
   persistentKeepaliveInterval: 25,
   allowedIps: [
-    { family: 4, address: '10.99.0.2', prefixLength: 32 },
-    { family: 6, address: 'fd99:6d67::2', prefixLength: 128 },
+    { family: 4, address: ipBytes('10.99.0.2'), prefixLength: 32 },
+    { family: 6, address: ipBytes('fd99:6d67::2'), prefixLength: 128 },
   ],
 };
 const PEER_2: UapiPeerSnapshot = {
@@ -128,8 +129,14 @@ describe('get=1 responses', () => {
       [{ ...DEVICE, peers: [{ ...PEER_1, persistentKeepaliveInterval: 1.5 }] }, /persistent_keepalive/],
       [{ ...DEVICE, peers: [{ ...PEER_1, endpoint: { family: 4, address: '1.2.3', port: 1 } }] }, /not an IP/],
       [{ ...DEVICE, peers: [{ ...PEER_1, endpoint: { family: 4, address: '1.2.3.4', port: 0 } }] }, /port/],
-      [{ ...DEVICE, peers: [{ ...PEER_1, allowedIps: [{ family: 4, address: '::', prefixLength: 0 }] }] }, /IPv4/],
-      [{ ...DEVICE, peers: [{ ...PEER_1, allowedIps: [{ family: 6, address: '::', prefixLength: 129 }] }] }, /129/],
+      [
+        { ...DEVICE, peers: [{ ...PEER_1, allowedIps: [{ family: 4, address: ipBytes('::'), prefixLength: 0 }] }] },
+        /IPv4/,
+      ],
+      [
+        { ...DEVICE, peers: [{ ...PEER_1, allowedIps: [{ family: 6, address: ipBytes('::'), prefixLength: 129 }] }] },
+        /129/,
+      ],
     ];
     for (const [device, message] of bad) {
       assert.throws(
@@ -240,8 +247,8 @@ describe('set=1 requests', () => {
           persistentKeepaliveInterval: 25,
           replaceAllowedIps: true,
           allowedIps: [
-            { family: 4, address: '10.99.0.2', prefixLength: 32 },
-            { family: 4, address: '192.168.7.0', prefixLength: 24 },
+            { family: 4, address: ipBytes('10.99.0.2'), prefixLength: 32 },
+            { family: 4, address: ipBytes('192.168.7.0'), prefixLength: 24 },
           ],
         },
         { kind: 'remove', publicKey: key(0x58) },
@@ -269,7 +276,7 @@ describe('set=1 requests', () => {
       publicKey: key(1),
       updateOnly: false,
       replaceAllowedIps: true,
-      allowedIps: [{ family: 6, address: '::', prefixLength: 0 }],
+      allowedIps: [{ family: 6, address: ipBytes('::'), prefixLength: 0 }],
     });
     // Keys after remove are still checked, then dropped with the peer.
     assert.deepEqual(parseUapiSet([pk, 'endpoint=1.2.3.4:5', 'remove=true', 'allowed_ip=1.0.0.0/8']).peers, [
@@ -331,7 +338,7 @@ describe('set=1 requests', () => {
           endpoint: { family: 4, address: '192.0.2.1', port: 51820 },
           persistentKeepaliveInterval: 0,
           replaceAllowedIps: true,
-          allowedIps: [{ family: 4, address: '10.0.0.0', prefixLength: 24 }],
+          allowedIps: [{ family: 4, address: ipBytes('10.0.0.0'), prefixLength: 24 }],
         },
         { kind: 'remove', publicKey: key(4) },
       ],

@@ -20,6 +20,13 @@ export function assertU16(value: number, what: string): number {
   return value;
 }
 
+export function assertU32(value: number, what: string): number {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new ArgumentError(`${what} must be an integer 0-4294967295, got ${value}`);
+  }
+  return value;
+}
+
 export function assertU8(value: number, what: string): number {
   if (!Number.isInteger(value) || value < 0 || value > 0xff) {
     throw new ArgumentError(`${what} must be an integer 0-255, got ${value}`);

@@ -11,7 +11,7 @@ import { formatWgShow } from '../../wg/wg-show-format.js';
 import { MAX_WG_QUICK_CONFIG_BYTES, parseWgQuickConfig } from '../../wgquick/quick-config.js';
 import { DEFAULT_LIMITS, type ProtocolLimits } from '../../wireguard/constants.js';
 import { parseCommandArgs, UsageError } from '../args.js';
-import type { CliContext, CommandHandler } from '../context.js';
+import type { AsyncCommandHandler, CliContext } from '../context.js';
 
 const USAGE = 'meshguard wg up --config FILE [--interface NAME] [--foreground] | wg show [NAME] | wg down NAME';
 const START_TIMEOUT_MS = 10_000;
@@ -164,7 +164,7 @@ async function down(args: readonly string[], ctx: CliContext): Promise<void> {
   ctx.out(`${name}: down`);
 }
 
-export const wgCommand: CommandHandler = async (args, ctx) => {
+export const wgCommand: AsyncCommandHandler = async (args, ctx) => {
   const [sub, ...rest] = args;
   try {
     if (sub === 'up') await up(rest, ctx);
