@@ -47,11 +47,13 @@ function iperf(t: Topology, client: Namespace, server: Namespace, address: strin
       const r = t.tryExec(client, ['iperf3', '-c', address, '-t', String(SECONDS), '-P', String(streams), '-J'], {
         timeoutMs: (SECONDS + 20) * 1000,
       });
-      if (r.status === 0) {
-        const json = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
-        return json.end.sum_received.bits_per_second / 1e9;
-      }
-      if (attempt >= 20) throw new Error(`iperf3 failed: ${r.stdout}${r.stderr}`);
+      const json = (r.stdout.trim().startsWith('{') ? JSON.parse(r.stdout) : {}) as {
+        error?: string;
+        end?: { sum_received?: { bits_per_second: number } };
+      };
+      const bps = json.end?.sum_received?.bits_per_second;
+      if (r.status === 0 && json.error === undefined && bps !== undefined) return bps / 1e9;
+      if (attempt >= 20) throw new Error(`iperf3 failed: ${json.error ?? ''} ${r.stderr}`);
       t.tryExec(client, ['sleep', '0.2']);
     }
   } finally {
