@@ -43,9 +43,10 @@ export class UdpSocket {
     this.#handler = handler;
   }
 
+  /** Copies `data`: dgram may send later, and callers (the device) reuse their buffers. */
   send(data: Uint8Array, to: UdpEndpoint): void {
     const address = to.address.includes(':') ? to.address : `::ffff:${to.address}`;
-    this.#socket.send(data, to.port, address, (err) => {
+    this.#socket.send(Buffer.from(data), to.port, address, (err) => {
       if (err) this.sendErrors++;
     });
   }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ArgumentError, bytesEqual, toHex } from '@meshguard/core';
-import { open, sealInto } from './aead.js';
+import { openInto, sealInto } from './aead.js';
 import { AllowedIps, formatIpPrefix } from './allowed-ips.js';
 import {
   AEAD_TAG_BYTES,
@@ -44,7 +44,12 @@ import { SourceRateLimiter } from './rate-limiter.js';
 import { compareTai64n, tai64n } from './tai64n.js';
 import { generatePrivateKey } from './x25519.js';
 
-/** Where the device's output goes: the I/O adapter (UDP socket + TUN) or a test's fake network. */
+/**
+ * Where the device's output goes: the I/O adapter (UDP socket + TUN) or a test's fake network.
+ * Packets are views into the device's reusable buffers, valid only during the call: a sink
+ * sends or copies them before returning (both kernel interfaces do), which is what lets the
+ * data path run without allocating per packet.
+ */
 export interface DeviceSink {
   sendUdp(packet: Uint8Array, to: UdpEndpoint): void;
   writeTun(packet: Uint8Array): void;
@@ -135,6 +140,10 @@ export class WireGuardDevice {
   #handshakeWindowStart = 0;
   #handshakesInWindow = 0;
   #underLoadUntil = -Infinity;
+  /** Transport messages are assembled and sealed in place here; see DeviceSink. */
+  readonly #txScratch = new Uint8Array(TRANSPORT_HEADER_BYTES + 65536 + AEAD_TAG_BYTES);
+  /** Decrypted packets land here on their way to the TUN device. */
+  readonly #rxScratch = new Uint8Array(65536);
 
   constructor(options: DeviceOptions, sink: DeviceSink) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -263,8 +272,11 @@ export class WireGuardDevice {
     if (now - keypair.createdAt >= this.limits.rejectAfterTimeMs) return this.#drop('expired-keypair');
     // Cheap check first; the authoritative mark happens only after authentication.
     if (!keypair.replay.wouldAccept(counter)) return this.#drop('replay');
-    const plaintext = open(keypair.receiveKey, counter, data.subarray(Transport.payload), null);
-    if (plaintext === null) return this.#drop('decrypt-failed');
+    const sealed = data.subarray(Transport.payload);
+    if (sealed.length - AEAD_TAG_BYTES > this.#rxScratch.length) return this.#drop('malformed');
+    const plaintextLength = openInto(keypair.receiveKey, counter, sealed, null, this.#rxScratch, 0);
+    if (plaintextLength < 0) return this.#drop('decrypt-failed');
+    const plaintext = this.#rxScratch.subarray(0, plaintextLength);
     if (!keypair.replay.accept(counter)) return this.#drop('replay');
 
     peer.endpoint = from;
@@ -417,6 +429,14 @@ export class WireGuardDevice {
     else if (version === 6 && packet.length >= 40) peer = this.#allowedIps.lookupIPv6At(packet, 24);
     else return this.#drop('not-ip');
     if (peer === undefined) return this.#drop('no-route');
+    const keypair = peer.keypairs.current;
+    const now = this.#clock.now();
+    if (peer.staged.length === 0 && peer.endpoint !== null && this.#canSendWith(keypair, now)) {
+      // The common case: a live session and nothing queued — seal straight from the TUN slot.
+      this.#send(peer, this.#encrypt(keypair, packet));
+      this.#afterDataSent(peer, keypair, now, packet.length > 0);
+      return;
+    }
     this.#stage(peer, packet);
     this.#sendStaged(peer);
   }
@@ -455,6 +475,10 @@ export class WireGuardDevice {
       this.#send(peer, this.#encrypt(keypair, packet));
       sentData ||= packet.length > 0;
     }
+    this.#afterDataSent(peer, keypair, now, sentData);
+  }
+
+  #afterDataSent(peer: Peer, keypair: Keypair, now: number, sentData: boolean): void {
     this.#timersAnyAuthenticatedPacketTraversal(peer);
     peer.timers.sendKeepalive = null;
     if (sentData && peer.timers.newHandshake === null) {
@@ -463,24 +487,26 @@ export class WireGuardDevice {
     this.#keepKeyFreshSending(peer, keypair, now);
   }
 
-  /** Pads to a multiple of 16 (capped at the MTU) and seals under the next counter. */
+  /**
+   * Pads to a multiple of 16 (capped at the MTU) and seals under the next counter, in place
+   * in the transmit scratch buffer: one copy of the packet, no allocation.
+   */
   #encrypt(keypair: Keypair, packet: Uint8Array): Uint8Array {
     let last = packet.length;
     if (last > this.mtu) last %= this.mtu;
     const padded = Math.min((last + PADDING_MULTIPLE - 1) & ~(PADDING_MULTIPLE - 1), Math.max(this.mtu, last));
     const plaintextLength = packet.length + (padded - last);
-    let plaintext = packet;
-    if (plaintextLength !== packet.length) {
-      plaintext = new Uint8Array(plaintextLength);
-      plaintext.set(packet);
-    }
-    const out = new Uint8Array(TRANSPORT_HEADER_BYTES + plaintextLength + AEAD_TAG_BYTES);
+    const out = this.#txScratch;
+    out.set(packet, TRANSPORT_HEADER_BYTES);
+    out.fill(0, TRANSPORT_HEADER_BYTES + packet.length, TRANSPORT_HEADER_BYTES + plaintextLength);
     out[0] = MESSAGE_TRANSPORT;
+    out[1] = out[2] = out[3] = 0;
     writeU32LE(out, Transport.receiverIndex, keypair.remoteIndex);
     const counter = keypair.sendCounter++;
     writeCounter(out, Transport.counter, counter);
-    sealInto(keypair.sendKey, counter, plaintext, null, out, TRANSPORT_HEADER_BYTES);
-    return out;
+    const plaintext = out.subarray(TRANSPORT_HEADER_BYTES, TRANSPORT_HEADER_BYTES + plaintextLength);
+    const sealed = sealInto(keypair.sendKey, counter, plaintext, null, out, TRANSPORT_HEADER_BYTES);
+    return out.subarray(0, TRANSPORT_HEADER_BYTES + sealed);
   }
 
   #send(peer: Peer, packet: Uint8Array): void {
