@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { ArgumentError, bytesEqual, errorMessage, formatIpPrefix, maskIpPrefix, parseIpPrefix } from '@meshguard/core';
+import { classifyDatagram } from '../net/datagram-classifier.js';
 import { TunDevice } from '../net/tun-device.js';
 import { UdpSocket } from '../net/udp-socket.js';
 import type { Endpoint } from '../swim/endpoint-codec.js';
@@ -153,7 +154,8 @@ export class WgRuntime {
 
   #wire(): void {
     this.#udp.onDatagram((data, from) => {
-      this.device.handleDatagram(data, from);
+      // Plain WireGuard mode speaks nothing else on its port (mesh mode adds SWIM, STUN, relay).
+      if (classifyDatagram(data) === 'wireguard') this.device.handleDatagram(data, from);
     });
     this.#tun.onPackets(
       (batch) => {
