@@ -101,8 +101,9 @@ export class SpawnedProcess {
     }
     // A fixture that exits early closes its end; writing to it must not crash the test process.
     this.child.stdin?.on('error', () => undefined);
+    // 'close', not 'exit': only then has the last of stdout arrived (ping prints its summary last).
     this.exited = new Promise((resolve) => {
-      this.child.on('exit', (code, signal) => {
+      this.child.on('close', (code, signal) => {
         this.exitStatus = { code, signal };
         resolve(this.exitStatus);
       });
