@@ -218,6 +218,19 @@ describe('WireGuardDevice timers', () => {
   });
 });
 
+describe('WireGuardDevice receive limits', () => {
+  it('drops transport packets whose counter reaches REJECT_AFTER_MESSAGES on the receiving side', () => {
+    const { net, a, b } = pair({}, { limits: { rejectAfterMessages: 6 } });
+    for (let i = 0; i < 10; i++) {
+      a.device.handleTunPacket(ipv4Packet(A_IP, B_IP));
+      net.pump();
+    }
+    // Counters 0–5 are accepted (the first carries the staged packet); 6–9 are refused unopened.
+    assert.equal(b.tun.length, 6);
+    assert.equal(drops(b, 'counter-limit'), 4);
+  });
+});
+
 describe('WireGuardDevice under load', () => {
   it('answers with a cookie reply, and completes the handshake once MAC2 carries the cookie', () => {
     const { net, a, b } = pair({}, { underLoadHandshakesPerSecond: 0 });
