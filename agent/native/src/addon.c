@@ -17,7 +17,7 @@ NAPI_MODULE_INIT() {
       {"deleteLink", NULL, mgtun_delete_link, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok ||
-      !mgaead_register(env, exports)) {
+      !mgaead_register(env, exports) || !mgudp_register(env, exports)) {
     return NULL;
   }
   return exports;

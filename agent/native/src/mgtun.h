@@ -83,4 +83,7 @@ napi_value mgtun_delete_link(napi_env env, napi_callback_info info);
 /* aead.c: defines aeadSeal, aeadOpen, aeadSealBatch, aeadOpenBatch on exports (they carry per-env state). */
 bool mgaead_register(napi_env env, napi_value exports);
 
+/* udp_socket.c: defines the udp* functions (the batched UDP socket, see udp.h) on exports. */
+bool mgudp_register(napi_env env, napi_value exports);
+
 #endif

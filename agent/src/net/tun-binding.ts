@@ -11,6 +11,20 @@ export interface NativeTunHandle {
 /** Called once per read batch; an `error` (with an errno `code`) means reading failed and has stopped. */
 export type NativeReadCallback = (count: number, error: Error | undefined) => void;
 
+/** A native UDP socket handle (agent/native/src/udp_socket.c): opaque to JS, checked on every call. */
+export interface NativeUdpHandle {
+  readonly __nativeUdpHandle: never;
+}
+
+/** What udpOpen reports: the bound port, the socket's family (6 is dual-stack) and granted buffer sizes. */
+export interface NativeUdpOpened {
+  readonly handle: NativeUdpHandle;
+  readonly port: number;
+  readonly family: 4 | 6;
+  readonly receiveBufferSize: number;
+  readonly sendBufferSize: number;
+}
+
 /** The addon's exports (agent/native/src/addon.c). Names are kernel interface names. */
 export interface NativeTunBinding {
   open(name: string): { fd: number; name: string; handle: NativeTunHandle };
@@ -86,6 +100,44 @@ export interface NativeTunBinding {
     dst: Uint8Array,
     dstOffsets: Uint32Array,
     results: Int32Array,
+    count: number,
+  ): number;
+  // Batched UDP (agent/native/src/udp*.c), wrapped by native-udp-socket.ts. Addresses are 16 bytes
+  // (IPv4 as ::ffff:a.b.c.d), ports host order. Bad types throw TypeError, bad ranges RangeError,
+  // kernel failures an Error with an errno `code` (EADDRINUSE, ...).
+  /** Binds `address` (4 or 16 bytes; null = dual-stack wildcard); buffer sizes 0 keep the kernel's. */
+  udpOpen(address: Uint8Array | null, port: number, receiveBufferSize: number, sendBufferSize: number): NativeUdpOpened;
+  udpClose(handle: NativeUdpHandle): void;
+  /**
+   * Writes datagramsReceived, bytesReceived, datagramsSent, bytesSent, sendDrops, sendErrors,
+   * receiveTruncated, receiveErrors, receiveCalls, lastSendErrno into `out` (length >= 10).
+   */
+  udpStats(handle: NativeUdpHandle, out: Float64Array): void;
+  /** Datagram i → buffer[i*slotSize + headroom], lengths[i], addresses[16i, +16), ports[i], families[i]. */
+  udpStartReading(
+    handle: NativeUdpHandle,
+    buffer: Uint8Array,
+    slotSize: number,
+    headroom: number,
+    lengths: Uint32Array,
+    addresses: Uint8Array,
+    ports: Uint16Array,
+    families: Uint8Array,
+    batch: number,
+    maxBatches: number,
+    callback: NativeReadCallback,
+  ): void;
+  udpStopReading(handle: NativeUdpHandle): void;
+  /** One datagram; false if dropped (no buffer space) or refused for its destination. */
+  udpSend(handle: NativeUdpHandle, data: Uint8Array, address: Uint8Array, port: number): boolean;
+  /** Datagram i is buffer[offsets[i], +lengths[i]) to addresses[16i, +16):ports[i]; returns how many were sent. */
+  udpSendBatch(
+    handle: NativeUdpHandle,
+    buffer: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    addresses: Uint8Array,
+    ports: Uint16Array,
     count: number,
   ): number;
 }
