@@ -2,7 +2,8 @@ import { lookup } from 'node:dns/promises';
 import { ArgumentError, bytesEqual, errorMessage, formatIpPrefix, maskIpPrefix, parseIpPrefix } from '@meshguard/core';
 import { classifyDatagram } from '../net/datagram-classifier.js';
 import { TunDevice } from '../net/tun-device.js';
-import { UdpSocket } from '../net/udp-socket.js';
+import { CoalescingSender } from '../net/coalescing-sender.js';
+import { NativeUdpSocket } from '../net/native-udp-socket.js';
 import type { Endpoint } from '../swim/endpoint-codec.js';
 import type { QuickEndpoint } from '../wgquick/endpoint-text.js';
 import type { WgQuickConfig } from '../wgquick/quick-config.js';
@@ -46,7 +47,8 @@ export class WgRuntime {
   readonly interfaceName: string;
   readonly device: WireGuardDevice;
   readonly #tun: TunDevice;
-  #udp: UdpSocket;
+  #udp: NativeUdpSocket;
+  #sender: CoalescingSender;
   #uapi: UapiServer | null = null;
   readonly #timer: NodeJS.Timeout;
   readonly #log: (line: string) => void;
@@ -57,13 +59,14 @@ export class WgRuntime {
     name: string,
     device: WireGuardDevice,
     tun: TunDevice,
-    udp: UdpSocket,
+    udp: NativeUdpSocket,
     log: (line: string) => void,
   ) {
     this.interfaceName = name;
     this.device = device;
     this.#tun = tun;
     this.#udp = udp;
+    this.#sender = new CoalescingSender(udp);
     this.#log = log;
     this.#timer = setInterval(() => {
       device.tick();
@@ -86,7 +89,7 @@ export class WgRuntime {
       config.peers.map((p) => (p.endpoint === null ? Promise.resolve(null) : resolveEndpoint(p.endpoint))),
     );
     const mtu = config.interface.mtu ?? DEFAULT_MTU;
-    const udp = await UdpSocket.bind(config.interface.listenPort ?? 0);
+    const udp = await NativeUdpSocket.bind(config.interface.listenPort ?? 0);
     let tun: TunDevice;
     try {
       tun = TunDevice.open(interfaceName);
@@ -153,9 +156,12 @@ export class WgRuntime {
   }
 
   #wire(): void {
-    this.#udp.onDatagram((data, from) => {
-      // Plain WireGuard mode speaks nothing else on its port (mesh mode adds SWIM, STUN, relay).
-      if (classifyDatagram(data) === 'wireguard') this.device.handleDatagram(data, from);
+    this.#udp.onDatagrams((batch) => {
+      for (let i = 0; i < batch.count; i++) {
+        const data = batch.datagram(i);
+        // Plain WireGuard mode speaks nothing else on its port (mesh mode adds SWIM, STUN, relay).
+        if (classifyDatagram(data) === 'wireguard') this.device.handleDatagram(data, batch.endpoint(i));
+      }
     });
     this.#tun.onPackets(
       (batch) => {
@@ -169,7 +175,7 @@ export class WgRuntime {
 
   /** The device's UDP output; the socket may be replaced by a UAPI listen_port change. */
   send(packet: Uint8Array, to: UdpEndpoint): void {
-    if (!this.#stopped) this.#udp.send(packet, to);
+    if (!this.#stopped) this.#sender.send(packet, to);
   }
 
   get listenPort(): number {
@@ -210,9 +216,11 @@ export class WgRuntime {
     if (d.privateKey !== undefined && !bytesEqual(d.privateKey, this.device.privateKey))
       this.device.setPrivateKey(d.privateKey);
     if (d.listenPort !== undefined && d.listenPort !== this.#udp.port) {
-      const udp = await UdpSocket.bind(d.listenPort);
+      const udp = await NativeUdpSocket.bind(d.listenPort);
+      this.#sender.flush();
       this.#udp.close();
       this.#udp = udp;
+      this.#sender = new CoalescingSender(udp);
       this.#wire();
     }
     if (d.replacePeers) for (const peer of [...this.device.peers()]) this.device.removePeer(peer.remote.publicKey);
@@ -245,6 +253,7 @@ export class WgRuntime {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#timer);
+    this.#sender.flush();
     this.#uapi?.close();
     this.#udp.close();
     this.#tun.close();
