@@ -1,7 +1,7 @@
 /**
  * `npm run bench:udp`: datagrams/s of 1420-byte datagrams (a full WireGuard packet at the
  * default MTU) from a sender process to a receiver process, for
- *   - node:dgram (UdpSocket, what the runtime uses today) at both ends,
+ *   - node:dgram (UdpSocket, the portable baseline the runtime used before the native socket) at both ends,
  *   - NativeUdpSocket: sendBatch (sendmmsg) → onDatagrams (recvmmsg), one call per 64,
  *   - the two mixed, so the send and the receive side can be told apart,
  *   - NativeUdpSocket's drop-in path: send() per datagram → onDatagram (a copy per datagram),

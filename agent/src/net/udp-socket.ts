@@ -5,8 +5,10 @@ import type { UdpEndpoint } from '../wireguard/endpoint.js';
 export type DatagramHandler = (data: Uint8Array, from: UdpEndpoint) => void;
 
 /**
- * The one UDP socket of a node (spec §6.1, port 51821 in mesh mode): dual-stack, so IPv4
- * peers appear as plain dotted quads rather than `::ffff:` mapped addresses.
+ * A node:dgram UDP socket with NativeUdpSocket's per-datagram interface: dual-stack, so IPv4
+ * peers appear as plain dotted quads rather than `::ffff:` mapped addresses. The runtime uses
+ * the native socket (batched syscalls); this one is the portable baseline `bench:udp` compares
+ * against, and the fallback where the addon cannot be built.
  */
 export class UdpSocket {
   readonly #socket: Socket;
