@@ -50,24 +50,15 @@ static void aead_state_free(void *arg) {
   free(state);
 }
 
+/* TypeErrors carry a Node-style code here (the TUN and UDP entry points' have none). */
 static void throw_type(napi_env env, const char *message) {
-  bool pending = false;
-  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
-}
-
-static void throw_range(napi_env env, const char *message) {
-  bool pending = false;
-  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
-  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
+  mgtun_throw(env, napi_throw_type_error, "ERR_INVALID_ARG_TYPE", message);
 }
 
 static void throw_openssl(napi_env env, const char *message) {
   /* Leave nothing on this thread's OpenSSL error queue for node:crypto to misreport later. */
   ERR_clear_error();
-  bool pending = false;
-  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
-  napi_throw_error(env, "ERR_MESHGUARD_AEAD", message);
+  mgtun_throw(env, napi_throw_error, "ERR_MESHGUARD_AEAD", message);
 }
 
 static EVP_CIPHER_CTX *state_ctx(napi_env env, aead_state *state, int enc) {
@@ -82,15 +73,18 @@ static EVP_CIPHER_CTX *state_ctx(napi_env env, aead_state *state, int enc) {
   return ctx;
 }
 
-/* Only these two argument readers run per packet; napi_get_typedarray_info and
- * napi_get_value_double already reject the wrong type, so no separate napi_typeof is needed. */
+/* A descriptor array of exactly the given element type (a Uint32Array is not an Int32Array). Per
+ * packet: mgtun_typed and napi_get_value_double already reject the wrong type, so no napi_typeof. */
+static bool arg_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len,
+                      const char *what) {
+  if (mgtun_typed(env, v, want, data, len)) return true;
+  throw_type(env, what);
+  return false;
+}
+
 static bool arg_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len, const char *what) {
-  napi_typedarray_type type;
-  void *raw = NULL;
-  if (napi_get_typedarray_info(env, v, &type, len, &raw, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-    throw_type(env, what);
-    return false;
-  }
+  void *raw;
+  if (!arg_typed(env, v, napi_uint8_array, &raw, len, what)) return false;
   *data = raw;
   return true;
 }
@@ -106,7 +100,7 @@ static bool arg_index(napi_env env, napi_value v, size_t *out, const char *what)
     return false;
   }
   if (!valid_counter(d)) {
-    throw_range(env, what);
+    mgtun_throw_range(env, what);
     return false;
   }
   *out = (size_t)d;
@@ -126,7 +120,7 @@ static bool arg_key(napi_env env, napi_value v, const uint8_t **key) {
   size_t len;
   if (!arg_bytes(env, v, &data, &len, "key must be a Uint8Array")) return false;
   if (len != AEAD_KEY_BYTES) {
-    throw_range(env, "key must be 32 bytes");
+    mgtun_throw_range(env, "key must be 32 bytes");
     return false;
   }
   *key = data;
@@ -138,7 +132,7 @@ static bool arg_nonce(napi_env env, napi_value v, uint8_t nonce[AEAD_NONCE_BYTES
   double counter;
   if (napi_get_value_double(env, v, &counter) == napi_ok) {
     if (!valid_counter(counter)) {
-      throw_range(env, "counter must be an integer in [0, 2^53)");
+      mgtun_throw_range(env, "counter must be an integer in [0, 2^53)");
       return false;
     }
     wg_nonce(nonce, counter);
@@ -148,7 +142,7 @@ static bool arg_nonce(napi_env env, napi_value v, uint8_t nonce[AEAD_NONCE_BYTES
   size_t len;
   if (!arg_bytes(env, v, &data, &len, "counter must be a number or a 12-byte Uint8Array nonce")) return false;
   if (len != AEAD_NONCE_BYTES) {
-    throw_range(env, "nonce must be 12 bytes");
+    mgtun_throw_range(env, "nonce must be 12 bytes");
     return false;
   }
   memcpy(nonce, data, AEAD_NONCE_BYTES);
@@ -161,7 +155,7 @@ static bool arg_ad(napi_env env, napi_value v, const uint8_t **ad, size_t *ad_le
   void *raw = NULL;
   if (napi_get_typedarray_info(env, v, &type, ad_len, &raw, NULL, NULL) == napi_ok && type == napi_uint8_array) {
     if (*ad_len > AEAD_MAX_LENGTH) {
-      throw_range(env, "ad is too long");
+      mgtun_throw_range(env, "ad is too long");
       return false;
     }
     *ad = raw;
@@ -271,15 +265,15 @@ static bool single_arguments(napi_env env, napi_callback_info info, aead_state *
   }
   /* Each operand is below 2^53, so the sums cannot wrap a 64-bit size_t. */
   if (src_offset > src_len || a->len > src_len - src_offset) {
-    throw_range(env, "src range lies outside src");
+    mgtun_throw_range(env, "src range lies outside src");
     return false;
   }
   if (dst_offset > dst_len) {
-    throw_range(env, "dstOffset lies outside dst");
+    mgtun_throw_range(env, "dstOffset lies outside dst");
     return false;
   }
   if (a->len > AEAD_MAX_LENGTH) {
-    throw_range(env, "srcLength is too long");
+    mgtun_throw_range(env, "srcLength is too long");
     return false;
   }
   a->in = src + src_offset;
@@ -300,7 +294,7 @@ static napi_value aead_seal_js(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (a.len + AEAD_TAG_BYTES > a.out_cap) {
-    throw_range(env, "dst is too small for the sealed message");
+    mgtun_throw_range(env, "dst is too small for the sealed message");
     return NULL;
   }
   EVP_CIPHER_CTX *ctx = state_ctx(env, state, 1);
@@ -330,7 +324,7 @@ static napi_value aead_open_js(napi_env env, napi_callback_info info) {
   if (a.len >= AEAD_TAG_BYTES) {
     size_t body = a.len - AEAD_TAG_BYTES;
     if (body > a.out_cap) {
-      throw_range(env, "dst is too small for the opened message");
+      mgtun_throw_range(env, "dst is too small for the opened message");
       return NULL;
     }
     EVP_CIPHER_CTX *ctx = state_ctx(env, state, 0);
@@ -345,17 +339,6 @@ static napi_value aead_open_js(napi_env env, napi_callback_info info) {
   napi_value result;
   MGTUN_CHECK(env, napi_create_int32(env, written, &result));
   return result;
-}
-
-/* A descriptor array of exactly the given element type (a Uint32Array is not an Int32Array). */
-static bool arg_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len,
-                      const char *what) {
-  napi_typedarray_type type;
-  if (napi_get_typedarray_info(env, v, &type, len, data, NULL, NULL) != napi_ok || type != want) {
-    throw_type(env, what);
-    return false;
-  }
-  return true;
 }
 
 /* The descriptor arrays of a batch call; packet i is src[srcOffsets[i], +srcLengths[i]) under
@@ -406,28 +389,28 @@ static bool batch_arguments(napi_env env, napi_callback_info info, aead_state **
   size_t count = b->count;
   if (count > counters_len || count > src_offsets_len || count > src_lengths_len || count > dst_offsets_len ||
       (open && count > results_len)) {
-    throw_range(env, "count exceeds a descriptor array");
+    mgtun_throw_range(env, "count exceeds a descriptor array");
     return false;
   }
   /* Check every packet before touching any, so a bad batch is refused whole, not half done. */
   for (size_t i = 0; i < count; i++) {
     uint64_t off = b->src_offsets[i], len = b->src_lengths[i], out = b->dst_offsets[i];
     if (!valid_counter(b->counters[i])) {
-      throw_range(env, "a counter is not an integer in [0, 2^53)");
+      mgtun_throw_range(env, "a counter is not an integer in [0, 2^53)");
       return false;
     }
     if (off + len > b->src_len) {
-      throw_range(env, "a packet's src range lies outside src");
+      mgtun_throw_range(env, "a packet's src range lies outside src");
       return false;
     }
     if (len > AEAD_MAX_LENGTH) {
-      throw_range(env, "a packet is too long");
+      mgtun_throw_range(env, "a packet is too long");
       return false;
     }
     /* Seal writes len + 16; open writes len - 16 (nothing for a message shorter than the tag). */
     uint64_t written = open ? (len >= AEAD_TAG_BYTES ? len - AEAD_TAG_BYTES : 0) : len + AEAD_TAG_BYTES;
     if (out + written > b->dst_len) {
-      throw_range(env, "a packet's dst range lies outside dst");
+      mgtun_throw_range(env, "a packet's dst range lies outside dst");
       return false;
     }
   }

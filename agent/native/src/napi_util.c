@@ -5,20 +5,23 @@
 
 #include "mgtun.h"
 
-void mgtun_throw_pending_or(napi_env env, const char *message) {
+void mgtun_throw(napi_env env, napi_status (*thrower)(napi_env, const char *, const char *), const char *code,
+                 const char *message) {
   bool pending = false;
   if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
-  napi_throw_error(env, NULL, message);
+  thrower(env, code, message);
 }
 
-void mgtun_throw_type(napi_env env, const char *message) {
-  bool pending = false;
-  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
-  napi_throw_type_error(env, NULL, message);
+void mgtun_throw_pending_or(napi_env env, const char *message) { mgtun_throw(env, napi_throw_error, NULL, message); }
+
+void mgtun_throw_type(napi_env env, const char *message) { mgtun_throw(env, napi_throw_type_error, NULL, message); }
+
+void mgtun_throw_range(napi_env env, const char *message) {
+  mgtun_throw(env, napi_throw_range_error, "ERR_OUT_OF_RANGE", message);
 }
 
-bool mgtun_errno_error(napi_env env, int err, const char *syscall, const char *what, const char *hint,
-                       napi_value *error) {
+bool mgtun_errno_error(napi_env env, mgtun_errno_namer name, int err, const char *syscall, const char *what,
+                       const char *hint, napi_value *error) {
   char text[512];
   if (hint != NULL) {
     snprintf(text, sizeof text, "%s: %s (%s)", what, strerror(err), hint);
@@ -27,7 +30,7 @@ bool mgtun_errno_error(napi_env env, int err, const char *syscall, const char *w
   }
   napi_value message, code, errno_value, syscall_value;
   return napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &message) == napi_ok &&
-         napi_create_string_utf8(env, mgtun_errno_name(err), NAPI_AUTO_LENGTH, &code) == napi_ok &&
+         napi_create_string_utf8(env, name(err), NAPI_AUTO_LENGTH, &code) == napi_ok &&
          napi_create_int32(env, err, &errno_value) == napi_ok &&
          napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value) == napi_ok &&
          napi_create_error(env, code, message, error) == napi_ok &&
@@ -35,13 +38,18 @@ bool mgtun_errno_error(napi_env env, int err, const char *syscall, const char *w
          napi_set_named_property(env, *error, "syscall", syscall_value) == napi_ok;
 }
 
-void mgtun_throw_errno(napi_env env, int err, const char *syscall, const char *what, const char *hint) {
+void mgtun_throw_errno_as(napi_env env, mgtun_errno_namer name, int err, const char *syscall, const char *what,
+                          const char *hint) {
   napi_value error;
-  if (mgtun_errno_error(env, err, syscall, what, hint, &error)) {
+  if (mgtun_errno_error(env, name, err, syscall, what, hint, &error)) {
     napi_throw(env, error);
   } else {
     mgtun_throw_pending_or(env, what);
   }
+}
+
+void mgtun_throw_errno(napi_env env, int err, const char *syscall, const char *what, const char *hint) {
+  mgtun_throw_errno_as(env, mgtun_errno_name, err, syscall, what, hint);
 }
 
 bool mgtun_arg_string(napi_env env, napi_value v, char *out, size_t cap, const char *what) {
@@ -66,28 +74,57 @@ bool mgtun_arg_u32(napi_env env, napi_value v, uint32_t *out, const char *what) 
   return true;
 }
 
-bool mgtun_arg_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len, const char *what) {
-  bool is_typed = false;
-  napi_typedarray_type type;
-  void *raw = NULL;
-  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed ||
-      napi_get_typedarray_info(env, v, &type, len, &raw, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+bool mgtun_arg_uint(napi_env env, napi_value v, uint32_t max, uint32_t *out, const char *what) {
+  /* Not napi_get_value_uint32: it reads 1.5 as 1 and -1 as 4294967295, turning a caller's bug into a valid value. */
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) {
     mgtun_throw_type(env, what);
     return false;
   }
+  /* NaN fails the first test; the cast is defined once d is known to be in range. */
+  if (!(d >= 0 && d <= (double)max) || d != (double)(uint32_t)d) {
+    mgtun_throw_range(env, what);
+    return false;
+  }
+  *out = (uint32_t)d;
+  return true;
+}
+
+bool mgtun_arg_function(napi_env env, napi_value v, const char *what) {
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) != napi_ok || type != napi_function) {
+    mgtun_throw_type(env, what);
+    return false;
+  }
+  return true;
+}
+
+static bool arg_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len,
+                      const char *what) {
+  if (mgtun_typed(env, v, want, data, len)) return true;
+  mgtun_throw_type(env, what);
+  return false;
+}
+
+/* Each through a void * of its own: a typed pointer must not be written as a void * (strict aliasing). */
+
+bool mgtun_arg_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len, const char *what) {
+  void *raw;
+  if (!arg_typed(env, v, napi_uint8_array, &raw, len, what)) return false;
+  *data = raw;
+  return true;
+}
+
+bool mgtun_arg_u16_array(napi_env env, napi_value v, uint16_t **data, size_t *len, const char *what) {
+  void *raw;
+  if (!arg_typed(env, v, napi_uint16_array, &raw, len, what)) return false;
   *data = raw;
   return true;
 }
 
 bool mgtun_arg_u32_array(napi_env env, napi_value v, uint32_t **data, size_t *len, const char *what) {
-  bool is_typed = false;
-  napi_typedarray_type type;
-  void *raw = NULL;
-  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed ||
-      napi_get_typedarray_info(env, v, &type, len, &raw, NULL, NULL) != napi_ok || type != napi_uint32_array) {
-    mgtun_throw_type(env, what);
-    return false;
-  }
+  void *raw;
+  if (!arg_typed(env, v, napi_uint32_array, &raw, len, what)) return false;
   *data = raw;
   return true;
 }

@@ -33,6 +33,13 @@ static void request_init(request *req, uint16_t type, uint16_t flags, size_t bod
   req->header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
 }
 
+/* An RTM_*LINK request about the interface with this index. */
+static void link_request(request *req, uint16_t type, unsigned int index) {
+  request_init(req, type, 0, sizeof(struct ifinfomsg));
+  req->body.link.ifi_family = AF_UNSPEC;
+  req->body.link.ifi_index = (int)index;
+}
+
 static void add_attr(request *req, uint16_t type, const void *data, size_t len) {
   /* Callers add at most three small attributes, far below sizeof attrs; the check keeps it that way. */
   if (NLMSG_ALIGN(req->header.nlmsg_len) + RTA_SPACE(len) > sizeof *req) abort();
@@ -107,9 +114,7 @@ napi_value mgtun_set_mtu(napi_env env, napi_callback_info info) {
     return NULL;
   }
   request req;
-  request_init(&req, RTM_NEWLINK, 0, sizeof(struct ifinfomsg));
-  req.body.link.ifi_family = AF_UNSPEC;
-  req.body.link.ifi_index = (int)index;
+  link_request(&req, RTM_NEWLINK, index);
   add_attr(&req, IFLA_MTU, &mtu, sizeof mtu);
   return finish(env, transact(&req), "cannot set MTU", NULL);
 }
@@ -126,22 +131,30 @@ napi_value mgtun_set_up(napi_env env, napi_callback_info info) {
     return NULL;
   }
   request req;
-  request_init(&req, RTM_NEWLINK, 0, sizeof(struct ifinfomsg));
-  req.body.link.ifi_family = AF_UNSPEC;
-  req.body.link.ifi_index = (int)index;
+  link_request(&req, RTM_NEWLINK, index);
   req.body.link.ifi_flags = up ? IFF_UP : 0;
   req.body.link.ifi_change = IFF_UP;
   return finish(env, transact(&req), up ? "cannot set link up" : "cannot set link down", NULL);
 }
 
-/* Reads (address: Uint8Array of 4 or 16 bytes, prefixLength) and checks they agree. */
-static bool prefix_args(napi_env env, napi_value address, napi_value prefix, uint8_t **bytes, size_t *len,
-                        uint32_t *prefix_len) {
-  if (!mgtun_arg_bytes(env, address, bytes, len, "address must be a Uint8Array") ||
-      !mgtun_arg_u32(env, prefix, prefix_len, "prefix length must be a uint32")) {
+/* The arguments of addAddress and addRoute. */
+typedef struct {
+  char name[IFNAMSIZ];
+  unsigned int index;
+  uint8_t *bytes;
+  size_t len;
+  uint32_t prefix_len;
+} prefix_args;
+
+/* Reads (name, address: Uint8Array of 4 or 16 bytes, prefixLength) and checks the prefix fits the address. */
+static bool read_prefix_args(napi_env env, napi_callback_info info, prefix_args *a) {
+  napi_value argv[3];
+  if (!args(env, info, 3, argv, a->name, &a->index) ||
+      !mgtun_arg_bytes(env, argv[1], &a->bytes, &a->len, "address must be a Uint8Array") ||
+      !mgtun_arg_u32(env, argv[2], &a->prefix_len, "prefix length must be a uint32")) {
     return false;
   }
-  if ((*len != 4 && *len != 16) || *prefix_len > *len * 8) {
+  if ((a->len != 4 && a->len != 16) || a->prefix_len > a->len * 8) {
     mgtun_throw_type(env, "address must be 4 or 16 bytes with a prefix length of at most 32 or 128");
     return false;
   }
@@ -150,50 +163,36 @@ static bool prefix_args(napi_env env, napi_value address, napi_value prefix, uin
 
 /* addAddress(name, address, prefixLength): replaces an identical address, so reconfiguring is idempotent. */
 napi_value mgtun_add_address(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  char name[IFNAMSIZ];
-  unsigned int index;
-  uint8_t *bytes;
-  size_t len;
-  uint32_t prefix_len;
-  if (!args(env, info, 3, argv, name, &index) || !prefix_args(env, argv[1], argv[2], &bytes, &len, &prefix_len)) {
-    return NULL;
-  }
+  prefix_args a;
+  if (!read_prefix_args(env, info, &a)) return NULL;
   request req;
   request_init(&req, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, sizeof(struct ifaddrmsg));
-  req.body.addr.ifa_family = len == 4 ? AF_INET : AF_INET6;
-  req.body.addr.ifa_prefixlen = (unsigned char)prefix_len;
+  req.body.addr.ifa_family = a.len == 4 ? AF_INET : AF_INET6;
+  req.body.addr.ifa_prefixlen = (unsigned char)a.prefix_len;
   /* A point-to-point tunnel has no one to run duplicate address detection with; DAD only delays use. */
-  req.body.addr.ifa_flags = len == 16 ? IFA_F_NODAD : 0;
+  req.body.addr.ifa_flags = a.len == 16 ? IFA_F_NODAD : 0;
   req.body.addr.ifa_scope = RT_SCOPE_UNIVERSE;
-  req.body.addr.ifa_index = index;
-  add_attr(&req, IFA_LOCAL, bytes, len);
-  add_attr(&req, IFA_ADDRESS, bytes, len);
+  req.body.addr.ifa_index = a.index;
+  add_attr(&req, IFA_LOCAL, a.bytes, a.len);
+  add_attr(&req, IFA_ADDRESS, a.bytes, a.len);
   return finish(env, transact(&req), "cannot add address", NULL);
 }
 
 /* addRoute(name, destination, prefixLength): a route to the prefix through this interface. */
 napi_value mgtun_add_route(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  char name[IFNAMSIZ];
-  unsigned int index;
-  uint8_t *bytes;
-  size_t len;
-  uint32_t prefix_len;
-  if (!args(env, info, 3, argv, name, &index) || !prefix_args(env, argv[1], argv[2], &bytes, &len, &prefix_len)) {
-    return NULL;
-  }
+  prefix_args a;
+  if (!read_prefix_args(env, info, &a)) return NULL;
   request req;
   request_init(&req, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, sizeof(struct rtmsg));
-  req.body.route.rtm_family = len == 4 ? AF_INET : AF_INET6;
-  req.body.route.rtm_dst_len = (unsigned char)prefix_len;
+  req.body.route.rtm_family = a.len == 4 ? AF_INET : AF_INET6;
+  req.body.route.rtm_dst_len = (unsigned char)a.prefix_len;
   req.body.route.rtm_table = RT_TABLE_MAIN;
   req.body.route.rtm_protocol = RTPROT_BOOT;
   /* What `ip route add <prefix> dev <if>` sends: link scope for IPv4, universe for IPv6. */
-  req.body.route.rtm_scope = len == 4 ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
+  req.body.route.rtm_scope = a.len == 4 ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
   req.body.route.rtm_type = RTN_UNICAST;
-  if (prefix_len > 0) add_attr(&req, RTA_DST, bytes, len);
-  uint32_t oif = index;
+  if (a.prefix_len > 0) add_attr(&req, RTA_DST, a.bytes, a.len);
+  uint32_t oif = a.index;
   add_attr(&req, RTA_OIF, &oif, sizeof oif);
   return finish(env, transact(&req), "cannot add route", NULL);
 }
@@ -205,8 +204,6 @@ napi_value mgtun_delete_link(napi_env env, napi_callback_info info) {
   unsigned int index;
   if (!args(env, info, 1, argv, name, &index)) return NULL;
   request req;
-  request_init(&req, RTM_DELLINK, 0, sizeof(struct ifinfomsg));
-  req.body.link.ifi_family = AF_UNSPEC;
-  req.body.link.ifi_index = (int)index;
+  link_request(&req, RTM_DELLINK, index);
   return finish(env, transact(&req), "cannot delete link", NULL);
 }

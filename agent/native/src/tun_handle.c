@@ -1,9 +1,8 @@
-/* Opening and closing the TUN device; the handle JS holds is an External tagged as ours. */
+/* Opening the TUN device; the handle JS holds, closing it and its counters are handle.c's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -13,33 +12,18 @@
 /* Random tag: a stray External from another addon must not be mistaken for a device. */
 static const napi_type_tag HANDLE_TAG = {0x6d67747566646576ULL, 0x2a1f9c03b7e45d11ULL};
 
-static void finalize_handle(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  mgtun *tun = data;
-  /* Reading holds a reference to the handle, so only an idle or torn-down environment gets here. */
-  mgtun_reader_stop(tun);
-  if (tun->fd >= 0) close(tun->fd);
-  free(tun);
-}
-
-mgtun *mgtun_unwrap(napi_env env, napi_value v, bool need_open) {
-  napi_valuetype type;
-  bool tagged = false;
-  void *data = NULL;
-  if (napi_typeof(env, v, &type) != napi_ok || type != napi_external ||
-      napi_check_object_type_tag(env, v, &HANDLE_TAG, &tagged) != napi_ok || !tagged ||
-      napi_get_value_external(env, v, &data) != napi_ok) {
-    mgtun_throw_type(env, "expected a TUN handle from open()");
-    return NULL;
-  }
-  mgtun *tun = data;
-  if (need_open && tun->fd < 0) {
-    mgtun_throw_errno(env, EBADF, "write", "TUN device is closed", NULL);
-    return NULL;
-  }
-  return tun;
-}
+const mg_handle_kind mgtun_kind = {
+    .tag = &HANDLE_TAG,
+    .errno_name = mgtun_errno_name,
+    .expected = "expected a TUN handle from open()",
+    .closed_syscall = "write",
+    .closed = "TUN device is closed",
+    .alloc_failed = "cannot allocate TUN handle",
+    .create_failed = "cannot create TUN handle",
+    .stats_usage = "stats(handle, Float64Array)",
+    .stats_output = "stats output must be a Float64Array of at least 5 elements",
+    .stat_count = MGTUN_STAT_COUNT,
+};
 
 static const char *open_hint(int err) {
   switch (err) {
@@ -102,25 +86,13 @@ napi_value mgtun_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
 
-  mgtun *tun = calloc(1, sizeof *tun);
-  if (tun == NULL) {
-    close(fd);
-    mgtun_throw_errno(env, ENOMEM, "calloc", "cannot allocate TUN handle", NULL);
-    return NULL;
-  }
-  tun->fd = fd;
-  tun->env = env;
+  mgtun *tun = mg_handle_new(env, &mgtun_kind, sizeof *tun, fd);
+  if (tun == NULL) return NULL;
   /* The kernel fills in the real name, which differs when a "%d" template was given. */
   memcpy(tun->name, ifr.ifr_name, IFNAMSIZ - 1);
 
   napi_value handle, result, fd_value, name_value;
-  if (napi_create_external(env, tun, finalize_handle, NULL, &handle) != napi_ok) {
-    close(fd);
-    free(tun);
-    mgtun_throw_pending_or(env, "cannot create TUN handle");
-    return NULL;
-  }
-  MGTUN_CHECK(env, napi_type_tag_object(env, handle, &HANDLE_TAG));
+  if (!mg_handle_external(env, &tun->base, &handle)) return NULL;
   MGTUN_CHECK(env, napi_create_object(env, &result));
   MGTUN_CHECK(env, napi_create_int32(env, fd, &fd_value));
   MGTUN_CHECK(env, napi_create_string_utf8(env, tun->name, NAPI_AUTO_LENGTH, &name_value));
@@ -130,48 +102,8 @@ napi_value mgtun_open(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* close(handle): stops reading and closes the fd; closing twice is a no-op. */
-napi_value mgtun_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  MGTUN_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) {
-    mgtun_throw_type(env, "expected a TUN handle from open()");
-    return NULL;
-  }
-  mgtun *tun = mgtun_unwrap(env, argv[0], false);
-  if (tun == NULL) return NULL;
-  /* The poll watcher must be gone before the fd number can be reused by anyone else. */
-  mgtun_reader_stop(tun);
-  if (tun->fd >= 0) {
-    close(tun->fd);
-    tun->fd = -1;
-  }
-  return NULL;
-}
+/* close(handle): see mg_handle_close. */
+napi_value mgtun_close(napi_env env, napi_callback_info info) { return mg_handle_close(env, info, &mgtun_kind); }
 
 /* stats(handle, out: Float64Array) writes the counters in mgtun_stat order. */
-napi_value mgtun_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  MGTUN_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    mgtun_throw_type(env, "stats(handle, Float64Array)");
-    return NULL;
-  }
-  mgtun *tun = mgtun_unwrap(env, argv[0], false);
-  if (tun == NULL) return NULL;
-  bool is_typed = false;
-  napi_typedarray_type type;
-  size_t len = 0;
-  void *raw = NULL;
-  if (napi_is_typedarray(env, argv[1], &is_typed) != napi_ok || !is_typed ||
-      napi_get_typedarray_info(env, argv[1], &type, &len, &raw, NULL, NULL) != napi_ok ||
-      type != napi_float64_array || len < MGTUN_STAT_COUNT) {
-    mgtun_throw_type(env, "stats output must be a Float64Array of at least 5 elements");
-    return NULL;
-  }
-  double *out = raw;
-  for (int i = 0; i < MGTUN_STAT_COUNT; i++) out[i] = (double)tun->stats[i];
-  return NULL;
-}
+napi_value mgtun_stats(napi_env env, napi_callback_info info) { return mg_handle_stats(env, info, &mgtun_kind); }

@@ -10,7 +10,7 @@
 
 typedef enum { WRITE_OK, WRITE_DROPPED, WRITE_FAILED } write_outcome;
 
-static write_outcome write_packet(mgtun *tun, const uint8_t *packet, size_t len, int *error) {
+static write_outcome write_packet(mg_handle *tun, const uint8_t *packet, size_t len, int *error) {
   for (;;) {
     ssize_t n = write(tun->fd, packet, len);
     if (n >= 0) {
@@ -39,14 +39,8 @@ static write_outcome write_packet(mgtun *tun, const uint8_t *packet, size_t len,
 
 /* write(handle, packet: Uint8Array) -> true if written, false if dropped. */
 napi_value mgtun_write(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  MGTUN_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    mgtun_throw_type(env, "write(handle, packet)");
-    return NULL;
-  }
-  mgtun *tun = mgtun_unwrap(env, argv[0], true);
+  mg_handle *tun = mg_handle_args(env, info, &mgtun_kind, 2, argv, "write(handle, packet)", true);
   if (tun == NULL) return NULL;
   uint8_t *packet;
   size_t len;
@@ -67,14 +61,9 @@ napi_value mgtun_write(napi_env env, napi_callback_info info) {
  * -> packets written; count - written were dropped. Packet i is buffer[offsets[i], +lengths[i]).
  */
 napi_value mgtun_write_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  MGTUN_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 5) {
-    mgtun_throw_type(env, "writeBatch(handle, buffer, offsets, lengths, count)");
-    return NULL;
-  }
-  mgtun *tun = mgtun_unwrap(env, argv[0], true);
+  mg_handle *tun =
+      mg_handle_args(env, info, &mgtun_kind, 5, argv, "writeBatch(handle, buffer, offsets, lengths, count)", true);
   if (tun == NULL) return NULL;
   uint8_t *buffer;
   size_t buffer_len, offsets_len, lengths_len;

@@ -30,28 +30,20 @@ enum mgudp_stat {
   MGUDP_STAT_COUNT
 };
 
-typedef struct mgudp_reader mgudp_reader;
+_Static_assert(MGUDP_STAT_COUNT <= MG_STAT_MAX, "MG_STAT_MAX must hold the UDP counters");
 
 typedef struct mgudp {
-  int fd;     /* -1 once closed: a closed handle must never touch an fd number the kernel has reused */
-  int family; /* AF_INET6 (IPv4 peers as mapped addresses) or AF_INET where IPv6 is unavailable */
-  napi_env env;
-  mgudp_reader *reader; /* NULL unless reading */
-  uint64_t stats[MGUDP_STAT_COUNT];
+  mg_handle base; /* first: an mg_handle of mgudp_kind is an mgudp */
+  int family;     /* AF_INET6 (IPv4 peers as mapped addresses) or AF_INET where IPv6 is unavailable */
 } mgudp;
 
 /* The largest UDP payload over IPv4 (65535 - 20 - 8); anything longer can never be sent. */
 #define MGUDP_MAX_DATAGRAM 65507u
 
 /* udp_socket.c */
-mgudp *mgudp_unwrap(napi_env env, napi_value v, bool need_open);
+extern const mg_handle_kind mgudp_kind;
 const char *mgudp_errno_name(int err);
-bool mgudp_errno_error(napi_env env, int err, const char *syscall, const char *what, const char *hint,
-                       napi_value *error);
 void mgudp_throw_errno(napi_env env, int err, const char *syscall, const char *what, const char *hint);
-void mgudp_throw_range(napi_env env, const char *message);
-/* A whole number in [0, max]: TypeError if not a number, RangeError otherwise (no truncation or wrap). */
-bool mgudp_arg_uint(napi_env env, napi_value v, uint32_t max, uint32_t *out, const char *what);
 /* 16-byte address + port -> sockaddr for this socket's family; false (EAFNOSUPPORT) if not representable. */
 bool mgudp_sockaddr(const mgudp *udp, const uint8_t address[16], uint16_t port, struct sockaddr_in6 *out,
                     socklen_t *len);
@@ -61,7 +53,6 @@ void mgudp_from_sockaddr(const struct sockaddr_in6 *in, uint8_t address[16], uin
 /* udp_reader.c */
 napi_value mgudp_start_reading(napi_env env, napi_callback_info info);
 napi_value mgudp_stop_reading(napi_env env, napi_callback_info info);
-void mgudp_reader_stop(mgudp *udp);
 
 /* udp_sender.c */
 napi_value mgudp_send(napi_env env, napi_callback_info info);

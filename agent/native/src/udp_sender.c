@@ -39,8 +39,8 @@ static bool refused_for_destination(int err) {
 }
 
 static void count_failure(mgudp *udp, enum mgudp_stat stat, uint64_t n, int err) {
-  udp->stats[stat] += n;
-  udp->stats[MGUDP_LAST_SEND_ERRNO] = (uint64_t)err;
+  udp->base.stats[stat] += n;
+  udp->base.stats[MGUDP_LAST_SEND_ERRNO] = (uint64_t)err;
 }
 
 /* Sends datagrams [0, count); returns how many the kernel took. *fatal is set if the socket failed. */
@@ -70,10 +70,10 @@ static uint32_t send_all(mgudp *udp, const uint8_t *buffer, const uint32_t *offs
     }
     uint32_t k = 0;
     while (k < built) {
-      int n = sendmmsg(udp->fd, msgs + k, built - k, MSG_DONTWAIT);
+      int n = sendmmsg(udp->base.fd, msgs + k, built - k, MSG_DONTWAIT);
       if (n > 0) {
-        for (uint32_t j = k; j < k + (uint32_t)n; j++) udp->stats[MGUDP_BYTES_SENT] += msgs[j].msg_len;
-        udp->stats[MGUDP_DATAGRAMS_SENT] += (uint32_t)n;
+        for (uint32_t j = k; j < k + (uint32_t)n; j++) udp->base.stats[MGUDP_BYTES_SENT] += msgs[j].msg_len;
+        udp->base.stats[MGUDP_DATAGRAMS_SENT] += (uint32_t)n;
         sent += (uint32_t)n;
         k += (uint32_t)n;
         /* A short count means msgs[k] failed; the kernel drops that error, so the next call hits it again. */
@@ -97,38 +97,21 @@ static uint32_t send_all(mgudp *udp, const uint8_t *buffer, const uint32_t *offs
   return sent;
 }
 
-static bool arg_u16_array(napi_env env, napi_value v, uint16_t **data, size_t *len, const char *what) {
-  napi_typedarray_type type;
-  void *raw = NULL;
-  if (napi_get_typedarray_info(env, v, &type, len, &raw, NULL, NULL) != napi_ok || type != napi_uint16_array) {
-    mgtun_throw_type(env, what);
-    return false;
-  }
-  *data = raw;
-  return true;
-}
-
 /* udpSend(handle, data: Uint8Array, address: Uint8Array(16), port) -> true if sent, false if dropped or refused. */
 napi_value mgudp_send(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  MGTUN_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4) {
-    mgtun_throw_type(env, "udpSend(handle, data, address, port)");
-    return NULL;
-  }
-  mgudp *udp = mgudp_unwrap(env, argv[0], true);
+  mgudp *udp = (mgudp *)mg_handle_args(env, info, &mgudp_kind, 4, argv, "udpSend(handle, data, address, port)", true);
   if (udp == NULL) return NULL;
   uint8_t *data, *address;
   size_t len, address_len;
   uint32_t port;
   if (!mgtun_arg_bytes(env, argv[1], &data, &len, "data must be a Uint8Array") ||
       !mgtun_arg_bytes(env, argv[2], &address, &address_len, "address must be a Uint8Array") ||
-      !mgudp_arg_uint(env, argv[3], 0xffff, &port, "port must be an integer in 0-65535")) {
+      !mgtun_arg_uint(env, argv[3], 0xffff, &port, "port must be an integer in 0-65535")) {
     return NULL;
   }
   if (address_len != 16 || len > MGUDP_MAX_DATAGRAM) {
-    mgudp_throw_range(env, "need a 16-byte address and at most 65507 bytes of data");
+    mgtun_throw_range(env, "need a 16-byte address and at most 65507 bytes of data");
     return NULL;
   }
   uint32_t offset = 0, length = (uint32_t)len;
@@ -152,14 +135,9 @@ napi_value mgudp_send(napi_env env, napi_callback_info info) {
  * refused whole (RangeError) rather than half sent.
  */
 napi_value mgudp_send_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
   napi_value argv[7];
-  MGTUN_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 7) {
-    mgtun_throw_type(env, "udpSendBatch(handle, buffer, offsets, lengths, addresses, ports, count)");
-    return NULL;
-  }
-  mgudp *udp = mgudp_unwrap(env, argv[0], true);
+  mgudp *udp = (mgudp *)mg_handle_args(env, info, &mgudp_kind, 7, argv,
+                                       "udpSendBatch(handle, buffer, offsets, lengths, addresses, ports, count)", true);
   if (udp == NULL) return NULL;
   uint8_t *buffer, *addresses;
   uint32_t *offsets, *lengths;
@@ -170,21 +148,21 @@ napi_value mgudp_send_batch(napi_env env, napi_callback_info info) {
       !mgtun_arg_u32_array(env, argv[2], &offsets, &offsets_len, "offsets must be a Uint32Array") ||
       !mgtun_arg_u32_array(env, argv[3], &lengths, &lengths_len, "lengths must be a Uint32Array") ||
       !mgtun_arg_bytes(env, argv[4], &addresses, &addresses_len, "addresses must be a Uint8Array") ||
-      !arg_u16_array(env, argv[5], &ports, &ports_len, "ports must be a Uint16Array") ||
-      !mgudp_arg_uint(env, argv[6], UINT32_MAX, &count, "count must be a uint32")) {
+      !mgtun_arg_u16_array(env, argv[5], &ports, &ports_len, "ports must be a Uint16Array") ||
+      !mgtun_arg_uint(env, argv[6], UINT32_MAX, &count, "count must be a uint32")) {
     return NULL;
   }
   if (count > offsets_len || count > lengths_len || count > ports_len || count > addresses_len / 16) {
-    mgudp_throw_range(env, "count exceeds the offsets, lengths, ports or addresses (16 bytes each) array");
+    mgtun_throw_range(env, "count exceeds the offsets, lengths, ports or addresses (16 bytes each) array");
     return NULL;
   }
   for (uint32_t i = 0; i < count; i++) {
     if ((uint64_t)offsets[i] + lengths[i] > buffer_len) {
-      mgudp_throw_range(env, "a datagram range lies outside the buffer");
+      mgtun_throw_range(env, "a datagram range lies outside the buffer");
       return NULL;
     }
     if (lengths[i] > MGUDP_MAX_DATAGRAM) {
-      mgudp_throw_range(env, "a datagram is longer than 65507 bytes");
+      mgtun_throw_range(env, "a datagram is longer than 65507 bytes");
       return NULL;
     }
   }

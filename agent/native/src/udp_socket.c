@@ -1,11 +1,10 @@
 /*
- * Creating, binding and closing the UDP socket, its counters, errors and address conversion.
- * The handle JS holds is an External tagged as a UDP socket (distinct from a TUN handle).
+ * Creating and binding the UDP socket, its errors and address conversion. The handle JS holds is
+ * an External tagged as a UDP socket (distinct from a TUN handle); closing it and its counters
+ * are handle.c's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -28,55 +27,22 @@ const char *mgudp_errno_name(int err) {
   }
 }
 
-bool mgudp_errno_error(napi_env env, int err, const char *syscall, const char *what, const char *hint,
-                       napi_value *error) {
-  char text[512];
-  if (hint != NULL) {
-    snprintf(text, sizeof text, "%s: %s (%s)", what, strerror(err), hint);
-  } else {
-    snprintf(text, sizeof text, "%s: %s", what, strerror(err));
-  }
-  napi_value message, code, errno_value, syscall_value;
-  return napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &message) == napi_ok &&
-         napi_create_string_utf8(env, mgudp_errno_name(err), NAPI_AUTO_LENGTH, &code) == napi_ok &&
-         napi_create_int32(env, err, &errno_value) == napi_ok &&
-         napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value) == napi_ok &&
-         napi_create_error(env, code, message, error) == napi_ok &&
-         napi_set_named_property(env, *error, "errno", errno_value) == napi_ok &&
-         napi_set_named_property(env, *error, "syscall", syscall_value) == napi_ok;
-}
-
 void mgudp_throw_errno(napi_env env, int err, const char *syscall, const char *what, const char *hint) {
-  napi_value error;
-  if (mgudp_errno_error(env, err, syscall, what, hint, &error)) {
-    napi_throw(env, error);
-  } else {
-    mgtun_throw_pending_or(env, what);
-  }
+  mgtun_throw_errno_as(env, mgudp_errno_name, err, syscall, what, hint);
 }
 
-/* RangeError for numbers of the right type but the wrong value, so JS can tell it from a type misuse. */
-void mgudp_throw_range(napi_env env, const char *message) {
-  bool pending = false;
-  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
-  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
-}
-
-bool mgudp_arg_uint(napi_env env, napi_value v, uint32_t max, uint32_t *out, const char *what) {
-  /* Not napi_get_value_uint32: it reads 1.5 as 1 and -1 as 4294967295, turning a caller's bug into a valid value. */
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok) {
-    mgtun_throw_type(env, what);
-    return false;
-  }
-  /* NaN fails the first test; the cast is defined once d is known to be in range. */
-  if (!(d >= 0 && d <= (double)max) || d != (double)(uint32_t)d) {
-    mgudp_throw_range(env, what);
-    return false;
-  }
-  *out = (uint32_t)d;
-  return true;
-}
+const mg_handle_kind mgudp_kind = {
+    .tag = &HANDLE_TAG,
+    .errno_name = mgudp_errno_name,
+    .expected = "expected a UDP handle from udpOpen()",
+    .closed_syscall = "send",
+    .closed = "UDP socket is closed",
+    .alloc_failed = "cannot allocate UDP handle",
+    .create_failed = "cannot create UDP handle",
+    .stats_usage = "udpStats(handle, Float64Array)",
+    .stats_output = "stats output must be a Float64Array of at least 10 elements",
+    .stat_count = MGUDP_STAT_COUNT,
+};
 
 static bool is_v4_mapped(const uint8_t a[16]) {
   static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -117,34 +83,6 @@ void mgudp_from_sockaddr(const struct sockaddr_in6 *in, uint8_t address[16], uin
   memcpy(address + 12, &v4->sin_addr, 4);
   *port = ntohs(v4->sin_port);
   *family = 4;
-}
-
-static void finalize_handle(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  mgudp *udp = data;
-  /* Reading holds a reference to the handle, so only an idle or torn-down environment gets here. */
-  mgudp_reader_stop(udp);
-  if (udp->fd >= 0) close(udp->fd);
-  free(udp);
-}
-
-mgudp *mgudp_unwrap(napi_env env, napi_value v, bool need_open) {
-  napi_valuetype type;
-  bool tagged = false;
-  void *data = NULL;
-  if (napi_typeof(env, v, &type) != napi_ok || type != napi_external ||
-      napi_check_object_type_tag(env, v, &HANDLE_TAG, &tagged) != napi_ok || !tagged ||
-      napi_get_value_external(env, v, &data) != napi_ok) {
-    mgtun_throw_type(env, "expected a UDP handle from udpOpen()");
-    return NULL;
-  }
-  mgudp *udp = data;
-  if (need_open && udp->fd < 0) {
-    mgudp_throw_errno(env, EBADF, "send", "UDP socket is closed", NULL);
-    return NULL;
-  }
-  return udp;
 }
 
 static const char *bind_hint(int err) {
@@ -202,13 +140,13 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
       !mgtun_arg_bytes(env, argv[0], &address, &address_len, "address must be a Uint8Array or null")) {
     return NULL;
   }
-  if (!mgudp_arg_uint(env, argv[1], 0xffff, &port, "port must be an integer in 0-65535") ||
-      !mgudp_arg_uint(env, argv[2], UINT32_MAX, &rcvbuf, "receiveBufferSize must be a uint32") ||
-      !mgudp_arg_uint(env, argv[3], UINT32_MAX, &sndbuf, "sendBufferSize must be a uint32")) {
+  if (!mgtun_arg_uint(env, argv[1], 0xffff, &port, "port must be an integer in 0-65535") ||
+      !mgtun_arg_uint(env, argv[2], UINT32_MAX, &rcvbuf, "receiveBufferSize must be a uint32") ||
+      !mgtun_arg_uint(env, argv[3], UINT32_MAX, &sndbuf, "sendBufferSize must be a uint32")) {
     return NULL;
   }
   if (address != NULL && address_len != 4 && address_len != 16) {
-    mgudp_throw_range(env, "address must be 4 (IPv4) or 16 (IPv6) bytes");
+    mgtun_throw_range(env, "address must be 4 (IPv4) or 16 (IPv6) bytes");
     return NULL;
   }
 
@@ -270,25 +208,12 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   uint8_t bound_family;
   mgudp_from_sockaddr(&bound, bound_address, &bound_port, &bound_family);
 
-  mgudp *udp = calloc(1, sizeof *udp);
-  if (udp == NULL) {
-    close(fd);
-    mgudp_throw_errno(env, ENOMEM, "calloc", "cannot allocate UDP handle", NULL);
-    return NULL;
-  }
-  udp->fd = fd;
+  mgudp *udp = mg_handle_new(env, &mgudp_kind, sizeof *udp, fd);
+  if (udp == NULL) return NULL;
   udp->family = family;
-  udp->env = env;
 
   napi_value handle, result, value;
-  if (napi_create_external(env, udp, finalize_handle, NULL, &handle) != napi_ok) {
-    close(fd);
-    free(udp);
-    mgtun_throw_pending_or(env, "cannot create UDP handle");
-    return NULL;
-  }
-  /* From here the finalizer owns udp and the fd. */
-  MGTUN_CHECK(env, napi_type_tag_object(env, handle, &HANDLE_TAG));
+  if (!mg_handle_external(env, &udp->base, &handle)) return NULL;
   MGTUN_CHECK(env, napi_create_object(env, &result));
   MGTUN_CHECK(env, napi_set_named_property(env, result, "handle", handle));
   MGTUN_CHECK(env, napi_create_uint32(env, bound_port, &value));
@@ -302,49 +227,11 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* udpClose(handle): stops reading and closes the fd; closing twice is a no-op. */
-static napi_value udp_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  MGTUN_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) {
-    mgtun_throw_type(env, "expected a UDP handle from udpOpen()");
-    return NULL;
-  }
-  mgudp *udp = mgudp_unwrap(env, argv[0], false);
-  if (udp == NULL) return NULL;
-  /* The poll watcher must be gone before the fd number can be reused by anyone else. */
-  mgudp_reader_stop(udp);
-  if (udp->fd >= 0) {
-    close(udp->fd);
-    udp->fd = -1;
-  }
-  return NULL;
-}
+/* udpClose(handle): see mg_handle_close. */
+static napi_value udp_close(napi_env env, napi_callback_info info) { return mg_handle_close(env, info, &mgudp_kind); }
 
 /* udpStats(handle, out: Float64Array) writes the counters in mgudp_stat order. */
-static napi_value udp_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  MGTUN_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    mgtun_throw_type(env, "udpStats(handle, Float64Array)");
-    return NULL;
-  }
-  mgudp *udp = mgudp_unwrap(env, argv[0], false);
-  if (udp == NULL) return NULL;
-  napi_typedarray_type type;
-  size_t len = 0;
-  void *raw = NULL;
-  if (napi_get_typedarray_info(env, argv[1], &type, &len, &raw, NULL, NULL) != napi_ok ||
-      type != napi_float64_array || len < MGUDP_STAT_COUNT) {
-    mgtun_throw_type(env, "stats output must be a Float64Array of at least 10 elements");
-    return NULL;
-  }
-  double *out = raw;
-  for (int i = 0; i < MGUDP_STAT_COUNT; i++) out[i] = (double)udp->stats[i];
-  return NULL;
-}
+static napi_value udp_stats(napi_env env, napi_callback_info info) { return mg_handle_stats(env, info, &mgudp_kind); }
 
 bool mgudp_register(napi_env env, napi_value exports) {
   napi_property_descriptor functions[] = {

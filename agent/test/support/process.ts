@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Child processes for the namespace tests: synchronous commands that always end (a timeout
@@ -22,6 +23,8 @@ export interface RunResult {
 const DEFAULT_TIMEOUT_MS = 15_000;
 /** Enough of a background process's output to explain a failure, bounded for chatty daemons. */
 const OUTPUT_TAIL_CHARS = 64 * 1024;
+/** Each stream kept separately, for processes whose whole stdout is their result (ping, fixtures). */
+const STREAM_TAIL_CHARS = 256 * 1024;
 
 /** Runs argv to completion and returns what happened, whatever the exit status. */
 export function tryRun(argv: readonly string[], options: RunOptions = {}): RunResult {
@@ -46,6 +49,22 @@ export function run(argv: readonly string[], options: RunOptions = {}): string {
   return result.stdout;
 }
 
+/**
+ * Whether `promise` is still pending after `ms`. The timer is cleared as soon as it settles: a
+ * pending 30 s timer would keep the test process alive long after its tests are done.
+ */
+export async function timedOut(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(true), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => false), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface ExitStatus {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
@@ -63,10 +82,12 @@ export interface SpawnedProcessOptions {
 export class SpawnedProcess {
   readonly argv: readonly string[];
   readonly pid: number;
-  /** Settles when the process has exited (and been reaped). */
+  /** Settles when the process has exited (and been reaped) and its stdout and stderr have closed. */
   readonly exited: Promise<ExitStatus>;
   private readonly child: ChildProcess;
   private outputTail = '';
+  private stdoutTail = '';
+  private stderrTail = '';
   private exitStatus: ExitStatus | undefined;
   private readonly lines: string[] = [];
   private readonly lineWaiters: (() => void)[] = [];
@@ -81,13 +102,12 @@ export class SpawnedProcess {
       env: options.env ?? process.env,
       stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
+    // An unhandled 'error' (a failed spawn or kill) would crash the test process; keep it as output.
+    this.child.on('error', (err) => this.keep('stderr', `\n${err.message}\n`));
     if (this.child.pid === undefined) throw new Error(`cannot start \`${argv.join(' ')}\``);
     this.pid = this.child.pid;
-    const keep = (chunk: Buffer): void => {
-      this.outputTail = (this.outputTail + chunk.toString('utf8')).slice(-OUTPUT_TAIL_CHARS);
-    };
-    this.child.stdout?.on('data', keep);
-    this.child.stderr?.on('data', keep);
+    this.child.stdout?.on('data', (chunk: Buffer) => this.keep('stdout', chunk.toString('utf8')));
+    this.child.stderr?.on('data', (chunk: Buffer) => this.keep('stderr', chunk.toString('utf8')));
     if (options.lines === true && this.child.stdout !== null) {
       createInterface({ input: this.child.stdout })
         .on('line', (line) => {
@@ -114,23 +134,67 @@ export class SpawnedProcess {
     return this.exitStatus !== undefined;
   }
 
+  /** How the process ended, once `exited` has settled. */
+  get finished(): ExitStatus | undefined {
+    return this.exitStatus;
+  }
+
   /** The last 64 KiB of stdout and stderr, interleaved as they arrived. */
   output(): string {
     return this.outputTail;
+  }
+
+  /** The last 256 KiB of stdout alone. */
+  get stdout(): string {
+    return this.stdoutTail;
+  }
+
+  /** The last 256 KiB of stderr alone. */
+  get stderr(): string {
+    return this.stderrTail;
+  }
+
+  /** The command, its status and both streams, labelled, for assertion messages. */
+  describe(): string {
+    const status = this.exitStatus === undefined ? 'running' : JSON.stringify(this.exitStatus);
+    return `\`${this.argv.join(' ')}\` (${status})\n--- stdout\n${this.stdoutTail}--- stderr\n${this.stderrTail}---`;
+  }
+
+  /** Every stdout line that is a JSON object: how our fixtures report. */
+  reports(): Record<string, unknown>[] {
+    return this.stdoutTail
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+
+  /** The first report satisfying `accept`; fails with the process's output if it ends or times out first. */
+  async waitForReport(
+    accept: (report: Record<string, unknown>) => boolean,
+    timeoutMs: number,
+  ): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.reports().find(accept);
+      if (found !== undefined) return found;
+      if (this.exitStatus !== undefined) {
+        throw new Error(`process ended without the expected report: ${this.describe()}`);
+      }
+      if (Date.now() > deadline) throw new Error(`no expected report within ${timeoutMs} ms: ${this.describe()}`);
+      await sleep(50);
+    }
+  }
+
+  /** Sends `signal` unless the process has already exited. */
+  signal(signal: NodeJS.Signals): void {
+    if (this.exitStatus === undefined) this.child.kill(signal);
   }
 
   /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. Resolves once it has exited. */
   async stop(graceMs = 3000): Promise<ExitStatus> {
     if (this.exitStatus !== undefined) return this.exitStatus;
     this.child.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), graceMs);
-    });
-    const first = await Promise.race([this.exited, timedOut]);
-    clearTimeout(timer);
-    if (first !== 'timeout') return first;
-    this.child.kill('SIGKILL');
+    if (await timedOut(this.exited, graceMs)) this.child.kill('SIGKILL');
     return this.exited;
   }
 
@@ -161,6 +225,12 @@ export class SpawnedProcess {
   /** Ends the process's stdin (started with `stdin`): EOF is how a fixture is told to finish. */
   closeStdin(): void {
     this.child.stdin?.end();
+  }
+
+  private keep(stream: 'stdout' | 'stderr', text: string): void {
+    this.outputTail = (this.outputTail + text).slice(-OUTPUT_TAIL_CHARS);
+    if (stream === 'stdout') this.stdoutTail = (this.stdoutTail + text).slice(-STREAM_TAIL_CHARS);
+    else this.stderrTail = (this.stderrTail + text).slice(-STREAM_TAIL_CHARS);
   }
 
   private wakeLineWaiters(): void {

@@ -93,7 +93,27 @@ export function readWgDump(topology: Topology, ns: Namespace, ifname: string): W
 
 /** The `wg setconf` file format: wg-quick's without Address, MTU and the rest of wg-quick's keys. */
 export function formatSetconf(options: Pick<WireGuardGoOptions, 'privateKey' | 'listenPort' | 'peers'>): string {
+  return formatConfig(options, []);
+}
+
+/** The wg-quick file format with the keys `meshguard wg up` reads: setconf's plus Address and MTU. */
+export function formatWgQuick(
+  options: Pick<WireGuardGoOptions, 'privateKey' | 'listenPort' | 'addresses' | 'mtu' | 'peers'>,
+): string {
+  const interfaceLines: string[] = [];
+  if (options.addresses !== undefined && options.addresses.length > 0) {
+    interfaceLines.push(`Address = ${options.addresses.join(', ')}`);
+  }
+  if (options.mtu !== undefined) interfaceLines.push(`MTU = ${options.mtu}`);
+  return formatConfig(options, interfaceLines);
+}
+
+function formatConfig(
+  options: Pick<WireGuardGoOptions, 'privateKey' | 'listenPort' | 'peers'>,
+  interfaceLines: readonly string[],
+): string {
   const lines = ['[Interface]', `PrivateKey = ${options.privateKey}`, `ListenPort = ${options.listenPort}`];
+  lines.push(...interfaceLines);
   for (const peer of options.peers ?? []) {
     lines.push('', '[Peer]', `PublicKey = ${peer.publicKey}`);
     if (peer.presharedKey !== undefined) lines.push(`PresharedKey = ${peer.presharedKey}`);

@@ -1,22 +1,28 @@
-import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { requireCapability } from '@meshguard/core/testing';
 import {
   allAvailable,
+  formatWgQuick,
   netnsAvailable,
   pingAvailable,
   readWgDump,
   requireBinary,
   startWireGuardGo,
+  timedOut,
   Topology,
   tryRun,
   uniqueIfname,
   wgAvailable,
+  WIREGUARD_SOCKET_DIR,
   wireguardGoAvailable,
   type Availability,
   type Namespace,
+  type SpawnedProcess,
   type VethPair,
   type WgDump,
   type WgDumpPeer,
@@ -30,9 +36,9 @@ import {
 /**
  * Our `meshguard wg` interface against wireguard-go, each in its own network namespace: the
  * shared pieces of the interop tests. An Interop owns one Topology plus what the Topology cannot
- * see (our detached daemons, processes whose whole output we need); `destroy()` takes our
- * interfaces down with `meshguard wg down` first, so a daemon that does not exit cleanly is
- * reported instead of being silently SIGKILLed with the namespace.
+ * see (our detached daemons); `destroy()` takes our interfaces down with `meshguard wg down`
+ * first, so a daemon that does not exit cleanly is reported instead of being silently SIGKILLed
+ * with the namespace.
  */
 
 /** Everything the interop tests need on the machine. */
@@ -40,120 +46,22 @@ export function interopAvailable(): Availability {
   return allAvailable(netnsAvailable(), wireguardGoAvailable(), wgAvailable(), pingAvailable());
 }
 
+/**
+ * For a describe() body: registers an after() hook that destroys the suite's Interop, and returns
+ * what each test calls first. That skips the test (undefined) where the machine cannot run
+ * interop tests, and otherwise returns the suite's Interop, created on first use.
+ */
+export function interopSuite(): (t: TestContext) => Interop | undefined {
+  let interop: Interop | undefined;
+  after(() => interop?.destroy());
+  return (t) => {
+    const cap = interopAvailable();
+    if (!requireCapability(t, cap.available, cap.reason)) return undefined;
+    return (interop ??= new Interop());
+  };
+}
+
 const CLI_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const SOCKET_DIR = '/var/run/wireguard';
-/** Enough output to explain a failure, bounded so a chatty process cannot exhaust memory. */
-const OUTPUT_LIMIT = 256 * 1024;
-
-export interface Finished {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
-
-/**
- * Whether `promise` is still pending after `ms`. The timer is cleared as soon as it settles: a
- * pending 30 s timer would keep the test process alive long after its tests are done.
- */
-export async function timedOut(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(true), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => false), expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * A process inside a namespace whose complete stdout and stderr we keep. Unlike the support
- * harness's SpawnedProcess, `closed` settles on 'close' rather than 'exit': 'exit' can fire
- * while the pipes still hold the last lines, which is exactly where ping prints its summary.
- */
-export class Proc {
-  readonly argv: readonly string[];
-  readonly closed: Promise<Finished>;
-  #stdout = '';
-  #stderr = '';
-  #finished: Finished | undefined;
-  readonly #kill: (signal: NodeJS.Signals) => void;
-
-  constructor(argv: readonly string[], env: NodeJS.ProcessEnv) {
-    const [file, ...args] = argv;
-    if (file === undefined) throw new Error('empty command');
-    this.argv = argv;
-    const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.#kill = (signal) => child.kill(signal);
-    child.stdout.on('data', (chunk: Buffer) => {
-      this.#stdout = (this.#stdout + chunk.toString('utf8')).slice(-OUTPUT_LIMIT);
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      this.#stderr = (this.#stderr + chunk.toString('utf8')).slice(-OUTPUT_LIMIT);
-    });
-    this.closed = new Promise((resolve) => {
-      child.on('error', (err) => {
-        this.#stderr += `\nspawn failed: ${err.message}`;
-        this.#finished = { code: null, signal: null };
-        resolve(this.#finished);
-      });
-      child.on('close', (code, signal) => {
-        this.#finished = { code, signal };
-        resolve(this.#finished);
-      });
-    });
-  }
-
-  get finished(): Finished | undefined {
-    return this.#finished;
-  }
-
-  get stdout(): string {
-    return this.#stdout;
-  }
-
-  /** Both streams, labelled, for assertion messages. */
-  describe(): string {
-    const status = this.#finished === undefined ? 'running' : JSON.stringify(this.#finished);
-    return `\`${this.argv.join(' ')}\` (${status})\n--- stdout\n${this.#stdout}--- stderr\n${this.#stderr}---`;
-  }
-
-  /** Every stdout line that is a JSON object: how our fixtures report. */
-  reports(): Record<string, unknown>[] {
-    return this.#stdout
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-  }
-
-  /** The first report satisfying `accept`; fails with the process's output if it ends or times out first. */
-  async waitForReport(
-    accept: (report: Record<string, unknown>) => boolean,
-    timeoutMs: number,
-  ): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.reports().find(accept);
-      if (found !== undefined) return found;
-      if (this.#finished !== undefined)
-        throw new Error(`process ended without the expected report: ${this.describe()}`);
-      if (Date.now() > deadline) throw new Error(`no expected report within ${timeoutMs} ms: ${this.describe()}`);
-      await sleep(50);
-    }
-  }
-
-  signal(signal: NodeJS.Signals): void {
-    if (this.#finished === undefined) this.#kill(signal);
-  }
-
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process and its pipes are closed. */
-  async stop(graceMs = 3000): Promise<Finished> {
-    if (this.#finished !== undefined) return this.#finished;
-    this.#kill('SIGTERM');
-    if (await timedOut(this.closed, graceMs)) this.#kill('SIGKILL');
-    return this.closed;
-  }
-}
 
 /** Our interface, run by `meshguard wg up` (detached daemon), inspected through its UAPI socket. */
 export interface MeshguardDevice {
@@ -191,21 +99,6 @@ export interface MeshguardOptions {
   readonly env?: Readonly<Record<string, string>>;
 }
 
-/** The wg-quick file `meshguard wg up` reads. */
-export function formatWgQuick(options: MeshguardOptions): string {
-  const lines = ['[Interface]', `PrivateKey = ${options.privateKey}`, `ListenPort = ${options.listenPort}`];
-  if (options.addresses.length > 0) lines.push(`Address = ${options.addresses.join(', ')}`);
-  if (options.mtu !== undefined) lines.push(`MTU = ${options.mtu}`);
-  for (const peer of options.peers) {
-    lines.push('', '[Peer]', `PublicKey = ${peer.publicKey}`);
-    if (peer.presharedKey !== undefined) lines.push(`PresharedKey = ${peer.presharedKey}`);
-    if (peer.allowedIps.length > 0) lines.push(`AllowedIPs = ${peer.allowedIps.join(', ')}`);
-    if (peer.endpoint !== undefined) lines.push(`Endpoint = ${peer.endpoint}`);
-    if (peer.persistentKeepalive !== undefined) lines.push(`PersistentKeepalive = ${peer.persistentKeepalive}`);
-  }
-  return `${lines.join('\n')}\n`;
-}
-
 /** Alive and not a zombie: a detached daemon is reaped by init, possibly a little later. */
 function processAlive(pid: number): boolean {
   try {
@@ -227,18 +120,13 @@ function tail(text: string, chars = 6000): string {
 
 export class Interop {
   readonly topology = new Topology();
-  readonly #procs: Proc[] = [];
+  readonly #procs: SpawnedProcess[] = [];
   readonly #ours: MeshguardDevice[] = [];
-  readonly #ip = requireBinary('ip');
   readonly #wg = requireBinary('wg');
 
-  /** Starts argv inside `ns` in the background; destroy() stops it. */
-  spawn(ns: Namespace, argv: readonly string[], env: Readonly<Record<string, string>> = {}): Proc {
-    // Only inside our own namespaces: destroy() can account for nothing else.
-    if (this.topology.destroyed || !this.topology.namespaceNames().includes(ns.name)) {
-      throw new Error(`namespace ${ns.name} is not a live part of this Interop`);
-    }
-    const proc = new Proc([this.#ip, 'netns', 'exec', ns.name, ...argv], { ...process.env, ...env });
+  /** Starts argv inside `ns` (one of the Topology's) in the background; destroy() stops it. */
+  spawn(ns: Namespace, argv: readonly string[], env: Readonly<Record<string, string>> = {}): SpawnedProcess {
+    const proc = this.topology.spawn(ns, argv, { env });
     this.#procs.push(proc);
     return proc;
   }
@@ -248,10 +136,10 @@ export class Interop {
     ns: Namespace,
     argv: readonly string[],
     options: { env?: Readonly<Record<string, string>>; timeoutMs?: number } = {},
-  ): Promise<Proc> {
+  ): Promise<SpawnedProcess> {
     const proc = this.spawn(ns, argv, options.env);
     const timeoutMs = options.timeoutMs ?? 30_000;
-    if (await timedOut(proc.closed, timeoutMs)) await proc.stop(1000);
+    if (await timedOut(proc.exited, timeoutMs)) await proc.stop(1000);
     return proc;
   }
 
@@ -260,15 +148,15 @@ export class Interop {
     ns: Namespace,
     args: readonly string[],
     options: { env?: Readonly<Record<string, string>>; timeoutMs?: number } = {},
-  ): Promise<Proc> {
+  ): Promise<SpawnedProcess> {
     return this.run(ns, [process.execPath, CLI_MAIN, ...args], options);
   }
 
   /** `meshguard wg up --config <file> --interface <unique name>` in `ns`; resolves once it answers. */
   async startMeshguard(ns: Namespace, options: MeshguardOptions): Promise<MeshguardDevice> {
     const ifname = uniqueIfname('mg');
-    const socketPath = join(SOCKET_DIR, `${ifname}.sock`);
-    const logPath = join(SOCKET_DIR, `${ifname}.log`);
+    const socketPath = join(WIREGUARD_SOCKET_DIR, `${ifname}.sock`);
+    const logPath = join(WIREGUARD_SOCKET_DIR, `${ifname}.log`);
     // If the daemon is SIGKILLed with the namespace, nothing else removes these.
     this.topology.removeOnDestroy(socketPath);
     this.topology.removeOnDestroy(logPath);
@@ -375,7 +263,7 @@ export interface PingResult {
   readonly duplicates: number;
   /** Lines ping marked `DUP!`. */
   readonly dupLines: number;
-  readonly proc: Proc;
+  readonly proc: SpawnedProcess;
 }
 
 export interface PingOptions {
@@ -406,7 +294,7 @@ function pingArgv(target: string, options: PingOptions): string[] {
 }
 
 /** Parses iputils ping's summary; throws with the whole output if there is none. */
-export function parsePing(proc: Proc): PingResult {
+export function parsePing(proc: SpawnedProcess): PingResult {
   const out = proc.stdout;
   const summary = /([0-9]+) packets transmitted, ([0-9]+) received(?:, \+([0-9]+) duplicates)?/.exec(out);
   if (summary === null) throw new Error(`no ping summary: ${proc.describe()}`);
@@ -430,8 +318,13 @@ export async function ping(
   return parsePing(await interop.run(ns, pingArgv(target, options), { timeoutMs }));
 }
 
-/** Starts a ping in the background; parse its result with parsePing after `closed`. */
-export function pingInBackground(interop: Interop, ns: Namespace, target: string, options: PingOptions = {}): Proc {
+/** Starts a ping in the background; parse its result with parsePing after `exited`. */
+export function pingInBackground(
+  interop: Interop,
+  ns: Namespace,
+  target: string,
+  options: PingOptions = {},
+): SpawnedProcess {
   return interop.spawn(ns, pingArgv(target, options));
 }
 
@@ -455,6 +348,16 @@ export async function pingUntilReply(
     if (result.received > 0) return Date.now() - started;
   }
   throw new Error(`no reply from ${target} within ${timeoutMs} ms (${attempts} attempts)\n${diagnostics()}`);
+}
+
+/** Asserts that all `count` pings from `ns` to `target` come back; `what` says when, for the message. */
+export async function assertPings(pair: Pair, ns: Namespace, target: string, what: string, count = 3): Promise<void> {
+  const r = await ping(pair.interop, ns, target, { count });
+  assert.equal(
+    r.received,
+    count,
+    `${what}: ping ${target} from ${ns.name}\n${r.proc.describe()}\n${pair.diagnostics()}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------- polling
@@ -482,6 +385,7 @@ export const TUNNEL = {
   ours: { v4: '10.100.0.1', v6: 'fd00:100::1' },
   theirs: { v4: '10.100.0.2', v6: 'fd00:100::2' },
 } as const;
+type Tunnel = (typeof TUNNEL)['ours' | 'theirs'];
 export const UNDERLAY = {
   v4: { ours: '192.0.2.1', theirs: '192.0.2.2', prefix: 24 },
   v6: { ours: 'fd00:db8::1', theirs: 'fd00:db8::2', prefix: 64 },
@@ -526,30 +430,23 @@ export interface PairSpec {
 export async function startPair(interop: Interop, spec: PairSpec): Promise<Pair> {
   const ourKeys = generateWgKeyPair();
   const theirKeys = generateWgKeyPair();
-  const theirOptions: WireGuardGoOptions = {
-    privateKey: theirKeys.privateKey,
+  // Each side: its TUNNEL addresses, and the other as its only peer, routed by the other's addresses.
+  const side = (keys: WgKeyPairText, self: Tunnel, peerKeys: WgKeyPairText, peer: Tunnel, peerEndpoint?: string) => ({
+    privateKey: keys.privateKey,
     listenPort: PORT,
-    addresses: [`${TUNNEL.theirs.v4}/24`, `${TUNNEL.theirs.v6}/64`],
+    addresses: [`${self.v4}/24`, `${self.v6}/64`],
     peers: [
       {
-        publicKey: ourKeys.publicKey,
-        allowedIps: [`${TUNNEL.ours.v4}/32`, `${TUNNEL.ours.v6}/128`],
-        ...(spec.ourEndpoint === undefined ? {} : { endpoint: spec.ourEndpoint }),
+        publicKey: peerKeys.publicKey,
+        allowedIps: [`${peer.v4}/32`, `${peer.v6}/128`],
+        ...(peerEndpoint === undefined ? {} : { endpoint: peerEndpoint }),
       },
     ],
-  };
+  });
+  const theirOptions: WireGuardGoOptions = side(theirKeys, TUNNEL.theirs, ourKeys, TUNNEL.ours, spec.ourEndpoint);
   const theirs = await startWireGuardGo(interop.topology, spec.nsTheirs, theirOptions);
   const ours = await interop.startMeshguard(spec.nsOurs, {
-    privateKey: ourKeys.privateKey,
-    listenPort: PORT,
-    addresses: [`${TUNNEL.ours.v4}/24`, `${TUNNEL.ours.v6}/64`],
-    peers: [
-      {
-        publicKey: theirKeys.publicKey,
-        allowedIps: [`${TUNNEL.theirs.v4}/32`, `${TUNNEL.theirs.v6}/128`],
-        ...(spec.theirEndpoint === undefined ? {} : { endpoint: spec.theirEndpoint }),
-      },
-    ],
+    ...side(ourKeys, TUNNEL.ours, theirKeys, TUNNEL.theirs, spec.theirEndpoint),
     ...(spec.ourEnv === undefined ? {} : { env: spec.ourEnv }),
   });
   const onlyPeer = (dump: WgDump, who: string): WgDumpPeer => {

@@ -1,18 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, describe, test, type TestContext } from 'node:test';
-import { requireCapability } from '@meshguard/core/testing';
-import {
-  fixturePath,
-  Interop,
-  interopAvailable,
-  ping,
-  startDirectPair,
-  timedOut,
-  TUNNEL,
-  type DirectPair,
-  type Proc,
-} from './interop-harness.js';
-import type { Namespace } from '../support/netns.js';
+import { describe, test, type TestContext } from 'node:test';
+import { fixturePath, interopSuite, ping, startDirectPair, TUNNEL, type DirectPair } from './interop-harness.js';
+import { timedOut, type Namespace, type SpawnedProcess } from '../support/netns.js';
 
 /**
  * 100 MiB of TCP through the tunnel in each direction, checked end to end by SHA-256: any
@@ -32,7 +21,7 @@ interface Done {
   readonly ms: number;
 }
 
-function done(proc: Proc): Done {
+function done(proc: SpawnedProcess): Done {
   const report = proc.reports().find((r) => r['event'] === 'done');
   if (report === undefined) throw new Error(`no result: ${proc.describe()}`);
   const { bytes, sha256, ms } = report;
@@ -68,7 +57,7 @@ async function transfer(
     },
   );
   // The receiver reports once it has seen EOF, which is just after the sender is done.
-  await timedOut(receiver.closed, 10_000);
+  await timedOut(receiver.exited, 10_000);
   const context = (): string => `\n${sender.describe()}\n${receiver.describe()}\n${pair.diagnostics()}`;
   assert.equal(sender.finished?.code, 0, `sender failed${context()}`);
   assert.equal(receiver.finished?.code, 0, `receiver failed${context()}`);
@@ -82,15 +71,13 @@ async function transfer(
 }
 
 describe('100 MiB TCP through meshguard ⇄ wireguard-go, verified by SHA-256', () => {
-  let interop: Interop | undefined;
+  const interopFor = interopSuite();
   let pair: DirectPair | undefined;
-  after(() => interop?.destroy());
 
   const setUp = async (t: TestContext): Promise<DirectPair | undefined> => {
-    const cap = interopAvailable();
-    if (!requireCapability(t, cap.available, cap.reason)) return undefined;
+    const interop = interopFor(t);
+    if (interop === undefined) return undefined;
     if (pair !== undefined) return pair;
-    interop = new Interop();
     pair = await startDirectPair(interop);
     const warm = await ping(interop, pair.nsOurs, TUNNEL.theirs.v4, { count: 3 });
     assert.equal(warm.received, 3, `tunnel not up before the transfer\n${warm.proc.describe()}\n${pair.diagnostics()}`);

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
-import { requireCapability } from '@meshguard/core/testing';
-import { Interop, interopAvailable, ping, startDirectPair, TUNNEL, type DirectPair } from './interop-harness.js';
+import { describe, test } from 'node:test';
+import { interopSuite, ping, startDirectPair, TUNNEL, type DirectPair, type Interop } from './interop-harness.js';
 
 /**
  * Cryptokey routing on receive (whitepaper §2): a decrypted packet is accepted only if its
@@ -19,14 +18,12 @@ const SPOOFED = { v4: '10.100.0.99', v6: 'fd00:100::99' } as const;
 const COUNT = 5;
 
 describe('a packet whose inner source is not in the sender’s AllowedIPs', () => {
-  let interop: Interop | undefined;
-  after(() => interop?.destroy());
+  const interopFor = interopSuite();
 
   // One pair for both families; each test adds to its counters, so they are read as deltas.
   let shared: DirectPair | undefined;
-  async function setUpOnce(): Promise<DirectPair> {
+  async function setUpOnce(interop: Interop): Promise<DirectPair> {
     if (shared !== undefined) return shared;
-    interop = new Interop();
     const pair = await startDirectPair(interop);
     // wireguard-go's AllowedIPs for us cover our address, so it encrypts these to us; ours for
     // it are 10.100.0.2/32 and fd00:100::2/128 only.
@@ -42,9 +39,9 @@ describe('a packet whose inner source is not in the sender’s AllowedIPs', () =
       `is dropped (IPv${family.slice(1)}) while the legitimate source still works`,
       { timeout: 120_000 },
       async (t) => {
-        const cap = interopAvailable();
-        if (!requireCapability(t, cap.available, cap.reason)) return;
-        const pair = await setUpOnce();
+        const interop = interopFor(t);
+        if (interop === undefined) return;
+        const pair = await setUpOnce(interop);
         const legitimate = async (what: string): Promise<void> => {
           const before = pair.ours.linkStats().rxPackets;
           // An explicit source: with two addresses in one /64, the kernel may pick either.

@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { requireCapability } from '@meshguard/core/testing';
-import {
-  endpoint,
-  Interop,
-  interopAvailable,
-  ping,
-  startDirectPair,
-  TUNNEL,
-  type DirectPair,
-} from './interop-harness.js';
+import { endpoint, interopSuite, ping, startDirectPair, TUNNEL, type DirectPair } from './interop-harness.js';
 
 /**
  * Either side initiates. Only the initiator is configured with the other's endpoint, so the
@@ -38,14 +29,12 @@ const CASES: readonly Case[] = [
 
 for (const c of CASES) {
   describe(`${c.initiator} initiates, first ping over IPv${c.inner}, UDP over IPv${c.underlay}`, () => {
-    let interop: Interop | undefined;
+    const interopFor = interopSuite();
     let established: DirectPair | undefined;
-    after(() => interop?.destroy());
 
     test('the handshake completes and both tunnel families work both ways', { timeout: 120_000 }, async (t) => {
-      const cap = interopAvailable();
-      if (!requireCapability(t, cap.available, cap.reason)) return;
-      interop = new Interop();
+      const interop = interopFor(t);
+      if (interop === undefined) return;
       const weInitiate = c.initiator === 'meshguard';
       const pair: DirectPair = await startDirectPair(interop, {
         underlay: c.underlay,

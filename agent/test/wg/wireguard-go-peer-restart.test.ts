@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
-import { requireCapability } from '@meshguard/core/testing';
+import { describe, test } from 'node:test';
 import {
-  Interop,
-  interopAvailable,
-  ping,
+  assertPings,
+  interopSuite,
   pingUntilReply,
   startDirectPair,
   TUNNEL,
@@ -33,19 +31,16 @@ async function bothWays(pair: DirectPair, what: string): Promise<void> {
     [pair.nsTheirs, TUNNEL.ours.v4],
     [pair.nsOurs, TUNNEL.theirs.v6],
   ] as const) {
-    const r = await ping(pair.interop, ns, target, { count: 3 });
-    assert.equal(r.received, 3, `${what}: ping ${target} from ${ns.name}\n${r.proc.describe()}\n${pair.diagnostics()}`);
+    await assertPings(pair, ns, target, what);
   }
 }
 
 describe('wireguard-go restarts with the same key', () => {
-  let interop: Interop | undefined;
-  after(() => interop?.destroy());
+  const interopFor = interopSuite();
 
   test('traffic resumes from either side within a bounded time', { timeout: 120_000 }, async (t) => {
-    const cap = interopAvailable();
-    if (!requireCapability(t, cap.available, cap.reason)) return;
-    interop = new Interop();
+    const interop = interopFor(t);
+    if (interop === undefined) return;
     // Both know each other's endpoint, so after a restart either side can start a handshake.
     const pair = await startDirectPair(interop);
     await bothWays(pair, 'before any restart');

@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { requireCapability } from '@meshguard/core/testing';
-import {
-  Interop,
-  interopAvailable,
-  parsePing,
-  ping,
-  pingInBackground,
-  startDirectPair,
-  TUNNEL,
-} from './interop-harness.js';
+import { interopSuite, parsePing, ping, pingInBackground, startDirectPair, TUNNEL } from './interop-harness.js';
 
 /**
  * Rekeying under traffic. With our timers shortened (REKEY_AFTER_TIME 3 s, REJECT_AFTER_TIME
@@ -30,13 +21,11 @@ const DURATION_S = 15;
 const INTERVAL_S = 0.2;
 
 describe('rekeying with shortened timers while traffic flows', () => {
-  let interop: Interop | undefined;
-  after(() => interop?.destroy());
+  const interopFor = interopSuite();
 
   test('several handshakes in 15 s and at most one lost ping per direction', { timeout: 120_000 }, async (t) => {
-    const cap = interopAvailable();
-    if (!requireCapability(t, cap.available, cap.reason)) return;
-    interop = new Interop();
+    const interop = interopFor(t);
+    if (interop === undefined) return;
     const pair = await startDirectPair(interop, {
       // wireguard-go learns our endpoint, so every handshake is ours: REKEY_AFTER_TIME applies
       // only to the initiator of the current session.
@@ -67,7 +56,7 @@ describe('rekeying with shortened timers while traffic flows', () => {
       if (Date.now() - started > (DURATION_S + 30) * 1000) break;
       await sleep(250);
     }
-    await Promise.all([outbound.closed, inbound.closed]);
+    await Promise.all([outbound.exited, inbound.exited]);
     const out = parsePing(outbound);
     const back = parsePing(inbound);
     const context = `handshake timeline:\n${timeline.join('\n')}\n${outbound.describe()}\n${inbound.describe()}\n${pair.diagnostics()}`;

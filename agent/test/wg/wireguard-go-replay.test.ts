@@ -1,18 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { requireCapability } from '@meshguard/core/testing';
-import {
-  endpoint,
-  fixturePath,
-  Interop,
-  interopAvailable,
-  ping,
-  startPair,
-  TUNNEL,
-  type Pair,
-  type Proc,
-} from './interop-harness.js';
+import { endpoint, fixturePath, interopSuite, ping, startPair, TUNNEL, type Pair } from './interop-harness.js';
+import type { SpawnedProcess } from '../support/netns.js';
 
 /**
  * Replay protection (whitepaper §5.4.6): a relay between the peers sends every datagram twice,
@@ -29,7 +19,7 @@ import {
 const COUNT = 20;
 const RELAY = { towardUs: 51820, towardThem: 51821 } as const;
 
-function stats(proc: Proc): Record<string, number> {
+function stats(proc: SpawnedProcess): Record<string, number> {
   const last = proc.reports().findLast((r) => r['event'] === 'stats');
   if (last === undefined) throw new Error(`relay printed no stats: ${proc.describe()}`);
   return Object.fromEntries(Object.entries(last).filter((e): e is [string, number] => typeof e[1] === 'number'));
@@ -43,13 +33,11 @@ const VARIANTS = [
 
 for (const { delayMs, what } of VARIANTS)
   describe(`every datagram delivered again ${what} by a relay on the path`, () => {
-    let interop: Interop | undefined;
-    after(() => interop?.destroy());
+    const interopFor = interopSuite();
 
     test('is accepted once: no duplicates and no loss, both directions', { timeout: 120_000 }, async (t) => {
-      const cap = interopAvailable();
-      if (!requireCapability(t, cap.available, cap.reason)) return;
-      interop = new Interop();
+      const interop = interopFor(t);
+      if (interop === undefined) return;
       const { topology } = interop;
       const nsOurs = topology.namespace('mg');
       const nsRelay = topology.namespace('relay');

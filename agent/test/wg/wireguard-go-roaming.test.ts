@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
-import { requireCapability } from '@meshguard/core/testing';
+import { describe, test } from 'node:test';
 import {
+  assertPings,
   endpoint,
-  Interop,
-  interopAvailable,
-  ping,
+  interopSuite,
   startDirectPair,
   TUNNEL,
   waitFor,
@@ -21,11 +19,6 @@ import type { Namespace } from '../support/netns.js';
 
 const MOVED = { ours: '192.0.2.11', theirs: '192.0.2.12' } as const;
 
-async function pingOk(pair: DirectPair, ns: Namespace, target: string, what: string): Promise<void> {
-  const r = await ping(pair.interop, ns, target, { count: 3 });
-  assert.equal(r.received, 3, `${what}: ping ${target} from ${ns.name}\n${r.proc.describe()}\n${pair.diagnostics()}`);
-}
-
 /** Replaces the veth end's only IPv4 address (delete first: deleting a primary also drops secondaries). */
 function moveAddress(pair: DirectPair, ns: Namespace, ifname: string, from: string, to: string): void {
   pair.interop.topology.ipIn(ns, ['address', 'del', `${from}/24`, 'dev', ifname]);
@@ -33,20 +26,18 @@ function moveAddress(pair: DirectPair, ns: Namespace, ifname: string, from: stri
 }
 
 describe('our address changes', () => {
-  let interop: Interop | undefined;
-  after(() => interop?.destroy());
+  const interopFor = interopSuite();
 
   test('wireguard-go follows us to the new address after we send', { timeout: 120_000 }, async (t) => {
-    const cap = interopAvailable();
-    if (!requireCapability(t, cap.available, cap.reason)) return;
-    interop = new Interop();
+    const interop = interopFor(t);
+    if (interop === undefined) return;
     const pair = await startDirectPair(interop);
-    await pingOk(pair, pair.nsOurs, TUNNEL.theirs.v4, 'before the move');
+    await assertPings(pair, pair.nsOurs, TUNNEL.theirs.v4, 'before the move');
     assert.equal(pair.theirPeer().endpoint, endpoint(pair.underlay.ours), pair.diagnostics());
 
     moveAddress(pair, pair.nsOurs, pair.link.a.ifname, pair.underlay.ours, MOVED.ours);
     // Our datagrams now leave from the new address; wireguard-go replies to where they came from.
-    await pingOk(pair, pair.nsOurs, TUNNEL.theirs.v4, 'we send from the new address');
+    await assertPings(pair, pair.nsOurs, TUNNEL.theirs.v4, 'we send from the new address');
     await waitFor(
       `wireguard-go's endpoint for us to become ${endpoint(MOVED.ours)}`,
       () => (pair.theirPeer().endpoint === endpoint(MOVED.ours) ? true : undefined),
@@ -54,21 +45,19 @@ describe('our address changes', () => {
       () => pair.diagnostics(),
     );
     // Traffic that wireguard-go starts goes to the new address too.
-    await pingOk(pair, pair.nsTheirs, TUNNEL.ours.v4, 'wireguard-go sends to our new address');
-    await pingOk(pair, pair.nsTheirs, TUNNEL.ours.v6, 'wireguard-go sends to our new address (IPv6 inside)');
+    await assertPings(pair, pair.nsTheirs, TUNNEL.ours.v4, 'wireguard-go sends to our new address');
+    await assertPings(pair, pair.nsTheirs, TUNNEL.ours.v6, 'wireguard-go sends to our new address (IPv6 inside)');
   });
 });
 
 describe("wireguard-go's address changes", () => {
-  let interop: Interop | undefined;
-  after(() => interop?.destroy());
+  const interopFor = interopSuite();
 
   test('we follow wireguard-go to its new address after it sends', { timeout: 120_000 }, async (t) => {
-    const cap = interopAvailable();
-    if (!requireCapability(t, cap.available, cap.reason)) return;
-    interop = new Interop();
+    const interop = interopFor(t);
+    if (interop === undefined) return;
     const pair = await startDirectPair(interop);
-    await pingOk(pair, pair.nsTheirs, TUNNEL.ours.v4, 'before the move');
+    await assertPings(pair, pair.nsTheirs, TUNNEL.ours.v4, 'before the move');
     assert.equal(pair.ourPeer().endpoint, endpoint(pair.underlay.theirs), pair.diagnostics());
 
     moveAddress(pair, pair.nsTheirs, pair.link.b.ifname, pair.underlay.theirs, MOVED.theirs);
@@ -85,7 +74,7 @@ describe("wireguard-go's address changes", () => {
       'endpoint',
       endpoint(pair.underlay.ours),
     ]);
-    await pingOk(pair, pair.nsTheirs, TUNNEL.ours.v4, 'wireguard-go sends from its new address');
+    await assertPings(pair, pair.nsTheirs, TUNNEL.ours.v4, 'wireguard-go sends from its new address');
     await waitFor(
       `our endpoint for wireguard-go to become ${endpoint(MOVED.theirs)}`,
       () => (pair.ourPeer().endpoint === endpoint(MOVED.theirs) ? true : undefined),
@@ -94,7 +83,7 @@ describe("wireguard-go's address changes", () => {
     );
     const shown = await pair.ours.show();
     assert.match(shown, new RegExp(`endpoint: ${endpoint(MOVED.theirs).replaceAll('.', '\\.')}\\n`), shown);
-    await pingOk(pair, pair.nsOurs, TUNNEL.theirs.v4, 'we send to its new address');
-    await pingOk(pair, pair.nsOurs, TUNNEL.theirs.v6, 'we send to its new address (IPv6 inside)');
+    await assertPings(pair, pair.nsOurs, TUNNEL.theirs.v4, 'we send to its new address');
+    await assertPings(pair, pair.nsOurs, TUNNEL.theirs.v6, 'we send to its new address (IPv6 inside)');
   });
 });

@@ -294,9 +294,9 @@ describe('ChaCha20-Poly1305 native argument checks', { skip: !onLinux }, () => {
     batch.srcLengths.fill(8);
     batch.srcOffsets.set([0, 8, 16, 24]);
     batch.dstOffsets.set([0, 24, 48, 57]); // sealed packets are 24 bytes: 57 + 24 > 80
-    const seal4 = (d: Uint8Array, count = 4): number =>
-      p().aeadSealBatch(key, batch.counters, src, batch.srcOffsets, batch.srcLengths, d, batch.dstOffsets, count);
-    const open4 = (d: Uint8Array, count = 4): number =>
+    const seal4 = (d: Uint8Array, count = 4, dstOffsets = batch.dstOffsets): number =>
+      p().aeadSealBatch(key, batch.counters, src, batch.srcOffsets, batch.srcLengths, d, dstOffsets, count);
+    const open4 = (d: Uint8Array, count = 4, results = batch.results): number =>
       p().aeadOpenBatch(
         key,
         batch.counters,
@@ -305,7 +305,7 @@ describe('ChaCha20-Poly1305 native argument checks', { skip: !onLinux }, () => {
         batch.srcLengths,
         d,
         batch.dstOffsets,
-        batch.results,
+        results,
         count,
       );
     refused(range, (d) => seal4(d)); // packets 0..2 fit, yet none may be sealed
@@ -321,22 +321,8 @@ describe('ChaCha20-Poly1305 native argument checks', { skip: !onLinux }, () => {
     refused(range, (d) => open4(d));
     batch.counters[1] = 0;
     const int32Offsets = new Int32Array(4) as unknown as Uint32Array;
-    refused(type, (d) =>
-      p().aeadSealBatch(key, batch.counters, src, batch.srcOffsets, batch.srcLengths, d, int32Offsets, 4),
-    );
-    refused(type, (d) =>
-      p().aeadOpenBatch(
-        key,
-        batch.counters,
-        src,
-        batch.srcOffsets,
-        batch.srcLengths,
-        d,
-        batch.dstOffsets,
-        new Uint32Array(4) as unknown as Int32Array,
-        4,
-      ),
-    );
+    refused(type, (d) => seal4(d, 4, int32Offsets));
+    refused(type, (d) => open4(d, 4, new Uint32Array(4) as unknown as Int32Array));
     // Open writes length - 16 per packet (nothing for one shorter than a tag).
     batch.srcLengths.fill(40);
     batch.srcOffsets.fill(0);
