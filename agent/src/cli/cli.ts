@@ -8,6 +8,7 @@ import { exportCommand, keygenCommand } from './commands/keygen.js';
 import { orgKeygenCommand, orgRevokeCommand, orgSignCommand, orgVouchCommand } from './commands/org.js';
 import { serviceCommand } from './commands/service.js';
 import { revokeCommand, trustCommand } from './commands/trust.js';
+import { downCommand, statusCommand, upCommand } from './commands/up.js';
 import { wgCommand } from './commands/wg.js';
 import { COMPATIBLE_WITH, meshguardVersion } from './version.js';
 
@@ -28,6 +29,9 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   cert: { run: certCommand, summary: "install or show this node's certificate (node.cert)" },
   service: { run: serviceCommand, summary: 'service port policy: allow|deny|default|list|show|reset' },
   config: { run: configShowCommand, summary: 'config show: everything in the config dir, and its problems' },
+  up: { run: upCommand, summary: 'run this node: mesh interface, SWIM and WireGuard on UDP 51821 (foreground)' },
+  status: { run: statusCommand, summary: 'the running node: identity, mesh IPs, peers (--json)' },
+  down: { run: downCommand, summary: 'leave the mesh gracefully and stop the running node' },
   wg: { run: wgCommand, summary: 'plain WireGuard: wg up --config FILE | wg show [NAME] | wg down NAME' },
 };
 

@@ -1,0 +1,388 @@
+import {
+  bytesEqual,
+  deriveWireGuardKeyPair,
+  encodeBase64,
+  encodeNodeCertificate,
+  encodeOrgMessage,
+  identityLocation,
+  isTieBreakInitiator,
+  loadKeyPair,
+  meshAddresses,
+  toHex,
+  TrustSet,
+  type LoadedTrust,
+} from '@meshguard/core';
+import { CoalescingSender } from '../net/coalescing-sender.js';
+import { classifyDatagram } from '../net/datagram-classifier.js';
+import { NativeUdpSocket } from '../net/native-udp-socket.js';
+import { TunDevice } from '../net/tun-device.js';
+import type { TrustAuthority } from '../swim/admission-gate.js';
+import type { SwimEvent } from '../swim/swim-events.js';
+import { SwimNode } from '../swim/swim-node.js';
+import type { SwimConfig } from '../swim/swim-config.js';
+import { TrustWatcher } from '../trust/trust-watcher.js';
+import { WireGuardDevice } from '../wireguard/device.js';
+import type { UdpEndpoint } from '../wireguard/endpoint.js';
+import { ControlServer } from './control-server.js';
+import { readSeedsFile, resolveSeeds } from './seeds.js';
+import type { QuickEndpoint } from '../wgquick/endpoint-text.js';
+
+export const MESH_MTU = 1420;
+export const MESH_PORT = 51821;
+/** Keeps NAT mappings and sessions warm between mesh members (wg-quick's usual 25 s). */
+const MESH_KEEPALIVE_SECONDS = 25;
+const TICK_MS = 50;
+
+export interface MeshOptions {
+  readonly configDir: string;
+  readonly interfaceName?: string;
+  readonly port?: number;
+  readonly seeds?: readonly QuickEndpoint[];
+  /** Membership only: no TUN device, no WireGuard. */
+  readonly gossipOnly?: boolean;
+  /** Admit every valid key (no trust anchors required). */
+  readonly open?: boolean;
+  /** The address peers should reach us on, when it is not the source address they see. */
+  readonly advertise?: UdpEndpoint;
+  readonly swimConfig?: Partial<SwimConfig>;
+  readonly log?: (line: string) => void;
+}
+
+export interface PeerStatus {
+  readonly pubkey: string;
+  readonly meshIPv4: string;
+  readonly meshIPv6: string;
+  readonly state: string;
+  readonly endpoint: string | null;
+  readonly admittedBy: string | null;
+  readonly wireguard: boolean;
+  readonly lastHandshake: number | null;
+  readonly rxBytes: number;
+  readonly txBytes: number;
+}
+
+/** A TrustAuthority whose TrustSet can be swapped when the trust files change. */
+class SwappableTrust implements TrustAuthority {
+  current: TrustSet;
+  constructor(initial: TrustSet) {
+    this.current = initial;
+  }
+  decide: TrustAuthority['decide'] = (q) => this.current.decide(q);
+  applyRevocation: TrustAuthority['applyRevocation'] = (m) => this.current.applyRevocation(m);
+  applyVouch: TrustAuthority['applyVouch'] = (m) => this.current.applyVouch(m);
+  isTrustedOrg: TrustAuthority['isTrustedOrg'] = (org) => this.current.isTrustedOrg(org);
+  isRevoked: TrustAuthority['isRevoked'] = (org, node) => this.current.isRevoked(org, node);
+}
+
+/**
+ * `meshguard up`: identity and trust from the config dir, the mesh interface (mg0: mesh IPv4
+ * /16 and IPv6 /64, MTU 1420), SWIM and WireGuard sharing UDP port 51821, membership events
+ * turned into WireGuard peers, trust reloaded from disk while running, and a control socket.
+ */
+export class MeshRuntime {
+  readonly publicKey: Uint8Array;
+  readonly wgPublicKey: Uint8Array;
+  readonly swim: SwimNode;
+  readonly device: WireGuardDevice | null;
+  readonly #tun: TunDevice | null;
+  readonly #udp: NativeUdpSocket;
+  readonly #sender: CoalescingSender;
+  readonly #trust: SwappableTrust;
+  readonly #watcher: TrustWatcher;
+  readonly #timer: NodeJS.Timeout;
+  readonly #log: (line: string) => void;
+  #control: ControlServer | null = null;
+  #stopped = false;
+  readonly #stopListeners: Array<(reason: string) => void> = [];
+
+  private constructor(parts: {
+    publicKey: Uint8Array;
+    wgPublicKey: Uint8Array;
+    swim: SwimNode;
+    device: WireGuardDevice | null;
+    tun: TunDevice | null;
+    udp: NativeUdpSocket;
+    sender: CoalescingSender;
+    trust: SwappableTrust;
+    watcher: TrustWatcher;
+    log: (line: string) => void;
+  }) {
+    this.publicKey = parts.publicKey;
+    this.wgPublicKey = parts.wgPublicKey;
+    this.swim = parts.swim;
+    this.device = parts.device;
+    this.#tun = parts.tun;
+    this.#udp = parts.udp;
+    this.#sender = parts.sender;
+    this.#trust = parts.trust;
+    this.#watcher = parts.watcher;
+    this.#log = parts.log;
+    this.#timer = setInterval(() => {
+      this.device?.tick();
+      this.swim.tick();
+    }, TICK_MS);
+  }
+
+  static async start(options: MeshOptions): Promise<MeshRuntime> {
+    const log = options.log ?? (() => undefined);
+    const now = (): bigint => BigInt(Math.floor(Date.now() / 1000));
+    const identity = loadKeyPair(identityLocation(options.configDir));
+    const wg = deriveWireGuardKeyPair(identity.seed);
+    const open = options.open ?? false;
+    let runtime: MeshRuntime | null = null;
+    const watcher = new TrustWatcher(options.configDir, { now, open }, (loaded) => {
+      runtime?.trustReloaded(loaded);
+    });
+    const loaded = watcher.current;
+    for (const problem of loaded.problems) log(`config: ${problem}`);
+    if (open) {
+      log('WARNING: --open: every valid key is admitted to the mesh and gets a tunnel; use only on a trusted network');
+    } else if (!loaded.trust.hasTrustAnchors) {
+      log('warning: no authorized keys or trusted orgs: no peer will be admitted (meshguard trust …)');
+    }
+    // Revocations from disk go through the SWIM node below, which applies, remembers and floods
+    // them; a trust set that already held them would make the node treat them as old news.
+    const trust = new SwappableTrust(withoutOrgMessages(loaded.trust));
+    for (const vouch of loaded.trust.vouches) trust.current.applyVouch(vouch);
+    const cert =
+      loaded.nodeCertificate?.check.ok === true ? encodeNodeCertificate(loaded.nodeCertificate.certificate) : null;
+
+    const udp = await NativeUdpSocket.bind(options.port ?? MESH_PORT);
+    const sender = new CoalescingSender(udp);
+    let tun: TunDevice | null = null;
+    let device: WireGuardDevice | null = null;
+    try {
+      if (options.gossipOnly !== true) {
+        tun = TunDevice.open(options.interfaceName ?? 'mg0');
+        const addresses = meshAddresses(identity.publicKey);
+        device = new WireGuardDevice(
+          { privateKey: wg.privateKey, mtu: MESH_MTU },
+          {
+            sendUdp: (packet, to) => {
+              sender.send(packet, to);
+            },
+            writeTun: (packet) => {
+              tun?.write(packet);
+            },
+          },
+        );
+        tun.configure({ mtu: MESH_MTU, addresses: [`${addresses.ipv4}/16`, `${addresses.ipv6}/64`], up: true });
+      }
+      const swim = new SwimNode({
+        identity: {
+          publicKey: identity.publicKey,
+          wgPublicKey: device === null ? null : wg.publicKey,
+          certificate: cert,
+        },
+        trust,
+        send: (bytes, to) => {
+          sender.send(bytes, to);
+        },
+        onEvent: (event) => {
+          runtime?.onSwimEvent(event);
+        },
+        ...(options.advertise === undefined ? {} : { advertisedEndpoint: options.advertise }),
+        ...(options.swimConfig === undefined ? {} : { config: options.swimConfig }),
+      });
+      runtime = new MeshRuntime({
+        publicKey: identity.publicKey,
+        wgPublicKey: wg.publicKey,
+        swim,
+        device,
+        tun,
+        udp,
+        sender,
+        trust,
+        watcher,
+        log,
+      });
+      runtime.#wire();
+      watcher.start();
+      for (const revocation of loaded.trust.revocations) swim.publishOrgMessage(encodeOrgMessage(revocation));
+      const fromFile = readSeedsFile(options.configDir);
+      for (const problem of fromFile.problems) log(`seeds: ${problem}`);
+      const { endpoints, problems } = await resolveSeeds([...(options.seeds ?? []), ...fromFile.seeds]);
+      for (const problem of problems) log(`seeds: ${problem}`);
+      swim.join(endpoints);
+      const r = runtime;
+      runtime.#control = await ControlServer.listen(options.configDir, {
+        status: () => r.status(),
+        peers: () => r.peers(),
+        stop: () => {
+          r.stop('stop requested');
+        },
+      });
+      log(
+        `up: ${encodeBase64(identity.publicKey)} ${meshAddresses(identity.publicKey).ipv4} on UDP ${udp.port}` +
+          `${device === null ? ' (gossip only)' : `, interface ${tun?.name ?? ''}`}, ${endpoints.length} seed(s)`,
+      );
+      return runtime;
+    } catch (err) {
+      if (runtime !== null) runtime.stop('start failed');
+      else {
+        watcher.stop();
+        tun?.close();
+        udp.close();
+      }
+      throw err;
+    }
+  }
+
+  #wire(): void {
+    this.#udp.onDatagrams((batch) => {
+      for (let i = 0; i < batch.count; i++) {
+        const data = batch.datagram(i);
+        switch (classifyDatagram(data)) {
+          case 'wireguard':
+            this.device?.handleDatagram(data, batch.endpoint(i));
+            break;
+          case 'swim':
+            this.swim.handleDatagram(data, batch.endpoint(i));
+            break;
+          default:
+            // STUN, hole punching and relay frames arrive with NAT traversal (issue 5).
+            break;
+        }
+      }
+    });
+    this.#tun?.onPackets(
+      (batch) => {
+        for (let i = 0; i < batch.count; i++) this.device?.handleTunPacket(batch.packet(i));
+      },
+      (error) => {
+        this.stop(`TUN device failed: ${error.message}`);
+      },
+    );
+  }
+
+  /** Membership events become WireGuard peers (internal; public only for the constructor's callbacks). */
+  onSwimEvent(event: SwimEvent): void {
+    const device = this.device;
+    switch (event.type) {
+      case 'wg-peer-add':
+      case 'wg-peer-replace': {
+        if (device === null) return;
+        if (event.type === 'wg-peer-replace') device.removePeer(event.previous);
+        const a = meshAddresses(event.publicKey);
+        device.addPeer({
+          publicKey: event.wgPublicKey,
+          endpoint: event.endpoint,
+          allowedIps: [`${a.ipv4}/32`, `${a.ipv6}/128`],
+          persistentKeepaliveSeconds: MESH_KEEPALIVE_SECONDS,
+        });
+        // Spec §2.4: the smaller WireGuard key starts the handshake, so exactly one side does.
+        if (isTieBreakInitiator(this.wgPublicKey, event.wgPublicKey)) device.initiateHandshake(event.wgPublicKey);
+        this.#log(`peer ${a.ipv4}: tunnel ${event.type === 'wg-peer-add' ? 'added' : 'replaced'}`);
+        return;
+      }
+      case 'wg-peer-remove':
+        device?.removePeer(event.wgPublicKey);
+        this.#log(`peer ${meshAddresses(event.publicKey).ipv4}: tunnel removed`);
+        return;
+      case 'member-dead':
+        this.#log(`member ${event.member.meshIPv4} dead (${event.cause})`);
+        return;
+      case 'revocation-applied':
+        this.#log(
+          `revocation of ${encodeBase64(event.revocation.nodePublicKey)} applied, ${event.evicted.length} evicted`,
+        );
+        return;
+      default:
+        return;
+    }
+  }
+
+  /**
+   * Trust files changed: the new set is what the disk says, plus the revocations and vouches
+   * learned from the network since start (they are not on disk, and must not be forgotten).
+   */
+  trustReloaded(loaded: LoadedTrust): void {
+    const current = this.#trust.current;
+    for (const problem of loaded.problems) this.#log(`config: ${problem}`);
+    // A new revocation file: applied and flooded to the mesh now, like one received by gossip.
+    for (const r of loaded.trust.revocations) {
+      if (!current.revocations.some((p) => bytesEqual(p.signature, r.signature))) {
+        this.swim.publishOrgMessage(encodeOrgMessage(r));
+      }
+    }
+    // The new set is what the disk says, plus everything learned from the network since start.
+    const next = withoutOrgMessages(loaded.trust);
+    for (const r of current.revocations) next.applyRevocation(r);
+    for (const v of [...current.vouches, ...loaded.trust.vouches]) next.applyVouch(v);
+    this.#trust.current = next;
+    this.swim.trustChanged();
+    this.#log('trust reloaded');
+  }
+
+  status(): unknown {
+    const members = this.swim.members();
+    const count = (state: string): number => members.filter((m) => m.state === state).length;
+    const a = meshAddresses(this.publicKey);
+    return {
+      running: true,
+      pubkey: toHex(this.publicKey),
+      mesh_ip: a.ipv4,
+      mesh_ipv6: a.ipv6,
+      public_key: encodeBase64(this.publicKey),
+      wireguard_public_key: this.device === null ? null : encodeBase64(this.wgPublicKey),
+      port: this.#udp.port,
+      peers: { alive: count('alive'), suspected: count('suspect'), dead: count('dead') },
+      members: this.peers(),
+    };
+  }
+
+  peers(): PeerStatus[] {
+    return this.swim.members().map((m) => {
+      const wgPeer = m.wgPublicKey === null ? undefined : this.device?.peer(m.wgPublicKey);
+      return {
+        pubkey: toHex(m.publicKey),
+        meshIPv4: m.meshIPv4,
+        meshIPv6: m.meshIPv6,
+        state: m.state,
+        endpoint: m.endpoint === null ? null : formatUdpEndpoint(m.endpoint),
+        admittedBy: m.admittedBy,
+        wireguard: wgPeer !== undefined,
+        lastHandshake:
+          wgPeer === undefined || wgPeer.stats.lastHandshakeWallMs === 0 ? null : wgPeer.stats.lastHandshakeWallMs,
+        rxBytes: wgPeer?.stats.rxBytes ?? 0,
+        txBytes: wgPeer?.stats.txBytes ?? 0,
+      };
+    });
+  }
+
+  onStop(listener: (reason: string) => void): void {
+    this.#stopListeners.push(listener);
+  }
+
+  /** Graceful: announces the leave, then closes everything (the TUN close removes mg0). */
+  stop(reason: string): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.swim.leave();
+    for (let i = 0; i < 20; i++) this.swim.tick(); // let the leave go out through the limiter
+    this.#sender.flush();
+    clearInterval(this.#timer);
+    this.#watcher.stop();
+    this.#control?.close();
+    this.#udp.close();
+    this.#tun?.close();
+    if (this.device !== null)
+      for (const peer of [...this.device.peers()]) this.device.removePeer(peer.remote.publicKey);
+    this.#log(`down (${reason})`);
+    for (const listener of this.#stopListeners) listener(reason);
+  }
+}
+
+/** The same anchors (self, keys, orgs, open), without revocations and vouches. */
+function withoutOrgMessages(trust: TrustSet): TrustSet {
+  return new TrustSet({
+    ...(trust.self === undefined ? {} : { self: trust.self }),
+    authorizedKeys: trust.authorizedKeys,
+    trustedOrgs: trust.trustedOrgs,
+    open: trust.open,
+  });
+}
+
+function formatUdpEndpoint(e: UdpEndpoint): string {
+  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+}
