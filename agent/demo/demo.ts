@@ -5,7 +5,7 @@
  * dropped everywhere, then cleans up.
  */
 import { isRoot } from '@meshguard/core/testing';
-import { MeshLab, type LabNode } from './mesh-lab.js';
+import { MeshLab, type LabNode } from '../test/support/mesh-lab.js';
 
 const N = Number(process.env['MESHGUARD_DEMO_NODES'] ?? 3);
 const say = (line: string): void => {

@@ -3,9 +3,9 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { meshAddresses, decodePublicKeyText } from '@meshguard/core';
-import { Topology, type Namespace, type SpawnedProcess } from '../test/support/netns.js';
+import { Topology, type Namespace, type SpawnedProcess } from './netns.js';
 
-const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 export interface LabNode {
   readonly name: string;

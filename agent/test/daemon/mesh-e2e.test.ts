@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { requireCapability } from '@meshguard/core/testing';
+import { MeshLab, type LabNode } from '../support/mesh-lab.js';
+import { allAvailable, netnsAvailable, pingAvailable, rootAvailable, tunAvailable } from '../support/netns.js';
+
+interface MemberView {
+  readonly meshIPv4: string;
+  readonly state: string;
+  readonly wireguard: boolean;
+}
+
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<number> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return Date.now() - started;
+}
+
+const available = allAvailable(rootAvailable(), netnsAvailable(), tunAvailable(), pingAvailable());
+
+describe('meshguard up: five daemons in network namespaces', { timeout: 240_000 }, () => {
+  let lab: MeshLab | null = null;
+  const members = (n: LabNode): MemberView[] =>
+    (JSON.parse(lab!.control(n, ['status', '--json'])) as { members: MemberView[] }).members;
+  const view = (n: LabNode, target: LabNode): MemberView | undefined =>
+    members(n).find((m) => m.meshIPv4 === target.meshIPv4);
+  const diagnostics = (): string => lab!.nodes.map((n) => `--- ${n.name}\n${n.daemon?.output() ?? ''}`).join('\n');
+
+  before(() => {
+    if (!available.available) return;
+    lab = new MeshLab(221);
+    for (let i = 0; i < 5; i++) lab.addNode();
+    const first = lab.nodes[0]!;
+    for (const node of lab.nodes) lab.start(node, node === first ? [] : [first]);
+  });
+  after(async () => {
+    await lab?.destroy();
+  });
+
+  it('forms a full mesh: every pair pings over mesh addresses', async (t) => {
+    if (!requireCapability(t, available.available, available.reason)) return;
+    const l = lab!;
+    const pairs = l.nodes.flatMap((a) => l.nodes.filter((b) => b !== a).map((b) => [a, b] as const));
+    await until(() => pairs.every(([a, b]) => l.canPing(a, b)), 90_000, `full mesh\n${diagnostics()}`);
+  });
+
+  it('marks a killed node dead everywhere and removes its tunnels', async (t) => {
+    if (!requireCapability(t, available.available, available.reason)) return;
+    const l = lab!;
+    const victim = l.nodes[3]!;
+    victim.daemon!.killNow();
+    const others = l.nodes.filter((n) => n !== victim && n !== l.nodes[4]);
+    const ms = await until(
+      () =>
+        others.every((n) => {
+          const m = view(n, victim);
+          return m !== undefined && m.state === 'dead' && !m.wireguard;
+        }),
+      60_000,
+      `victim dead everywhere\n${diagnostics()}`,
+    );
+    t.diagnostic(`killed node dead on every other node after ${ms} ms`);
+  });
+
+  it('an org revocation dropped at one node evicts the target on every node by gossip', async (t) => {
+    if (!requireCapability(t, available.available, available.reason)) return;
+    const l = lab!;
+    const target = l.nodes[4]!;
+    const survivors = l.nodes.filter((n) => n !== target && n !== l.nodes[3]);
+    assert.ok(
+      survivors.every((n) => l.canPing(n, target)),
+      'target reachable before the revocation',
+    );
+    l.revoke(target, survivors[0]!);
+    const ms = await until(
+      () =>
+        survivors.every((n) => {
+          const m = view(n, target);
+          return m === undefined || (m.state !== 'alive' && !m.wireguard);
+        }),
+      20_000,
+      `target evicted everywhere\n${diagnostics()}`,
+    );
+    t.diagnostic(`revoked node evicted on every node after ${ms} ms`);
+    assert.ok(
+      survivors.every((n) => !l.canPing(n, target)),
+      'no tunnel to the revoked node remains',
+    );
+    // The survivors still reach each other.
+    assert.ok(l.canPing(survivors[1]!, survivors[2]!));
+  });
+
+  it('down leaves gracefully and removes mg0', async (t) => {
+    if (!requireCapability(t, available.available, available.reason)) return;
+    const l = lab!;
+    const node = l.nodes[2]!;
+    l.control(node, ['down']);
+    await until(() => node.daemon!.hasExited, 10_000, 'daemon exit after down');
+    assert.notEqual(l.topology.tryExec(node.ns, ['ip', 'link', 'show', 'mg0']).status, 0);
+    const ms = await until(
+      () => [l.nodes[0]!, l.nodes[1]!].every((n) => view(n, node)?.state !== 'alive'),
+      20_000,
+      'leaver no longer alive',
+    );
+    t.diagnostic(`leaving node not alive on the others after ${ms} ms`);
+  });
+});
