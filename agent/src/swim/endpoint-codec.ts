@@ -1,4 +1,4 @@
-import { ArgumentError, assertU16, DecodeError, formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '@meshguard/core';
+import { ArgumentError, assertU16, DecodeError, formatIPv6, parseIPv6 } from '@meshguard/core';
 
 /** Fixed-size Endpoint field embedded in gossip entries and hole-punch messages (spec §6.3). */
 export const ENDPOINT_BYTES = 20;
@@ -26,11 +26,38 @@ export type Endpoint = IPv4Endpoint | IPv6Endpoint;
 
 /** The 4 or 16 address bytes of an endpoint; ArgumentError when the text is not of its family. */
 export function endpointAddressBytes(endpoint: Endpoint): Uint8Array {
-  const bytes = endpoint.family === 4 ? parseIPv4(endpoint.address) : parseIPv6(endpoint.address);
+  const bytes = endpoint.family === 4 ? dottedQuad(endpoint.address) : parseIPv6(endpoint.address);
   if (bytes === null) {
     throw new ArgumentError(`endpoint address "${endpoint.address}" is not an IPv${endpoint.family} literal`);
   }
   return bytes;
+}
+
+/**
+ * Core's parseIPv4 without its split and regular expressions (a SWIM node encodes an endpoint
+ * for every rumour it starts): the same language — four decimal octets, no leading zeros.
+ */
+function dottedQuad(text: string): Uint8Array | null {
+  const out = new Uint8Array(4);
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || part > 3) return null;
+      out[part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && value === 0) return null;
+      value = value * 10 + (c - 0x30);
+      if (++digits > 3 || value > 255) return null;
+    } else {
+      return null;
+    }
+  }
+  return part === 4 ? out : null;
 }
 
 /** `a.b.c.d:port` or `[v6]:port`, for logs and the `seeds` file. */
@@ -65,5 +92,6 @@ export function decodeEndpoint(bytes: Uint8Array): Endpoint | null {
   const port = bytes[OFF_PORT]! | (bytes[OFF_PORT + 1]! << 8);
   const address = bytes.subarray(OFF_ADDRESS, OFF_ADDRESS + 16);
   if (bytes[OFF_FAMILY] === 6) return { family: 6, address: formatIPv6(address), port };
-  return { family: 4, address: formatIPv4(address), port };
+  // Same text as core's formatIPv4, without its array round trip: every gossip entry has one.
+  return { family: 4, address: `${address[0]!}.${address[1]!}.${address[2]!}.${address[3]!}`, port };
 }

@@ -1,4 +1,4 @@
-import { assertLength, assertU64, copyBytes, DecodeError, readU64LE, writeU64LE } from '@meshguard/core';
+import { ArgumentError, assertLength, assertU64, copyBytes, DecodeError, readU64LE, writeU64LE } from '@meshguard/core';
 import { natTypeCode, natTypeFromCode, type NatType } from '../nat/nat-type.js';
 import { decodeEndpoint, encodeEndpoint, ENDPOINT_BYTES, type Endpoint } from './endpoint-codec.js';
 
@@ -45,17 +45,28 @@ export interface GossipEntry {
 
 export function encodeGossipEntry(entry: GossipEntry): Uint8Array {
   const out = new Uint8Array(GOSSIP_ENTRY_BYTES);
-  out.set(assertLength(entry.subjectPublicKey, 32, 'gossip subject public key'), OFF_SUBJECT);
-  out[OFF_EVENT] = gossipEventCode(entry.event);
-  writeU64LE(out, OFF_LAMPORT, assertU64(entry.lamport, 'gossip lamport'));
-  out.set(encodeEndpoint(entry.endpoint), OFF_ENDPOINT);
-  if (entry.wgPublicKey !== null) {
-    out[OFF_HAS_WG] = 1;
-    out.set(assertLength(entry.wgPublicKey, 32, 'gossip WireGuard public key'), OFF_WG);
-  }
-  out.set(encodeEndpoint(entry.publicEndpoint), OFF_PUBLIC_ENDPOINT);
-  out[OFF_NAT] = natTypeCode(entry.natType);
+  encodeGossipEntryInto(entry, out, 0);
   return out;
+}
+
+/**
+ * The same 115 bytes written at `offset` of `out`, which must be zero there (a fresh or
+ * cleared buffer): for callers that keep many entries in one buffer.
+ */
+export function encodeGossipEntryInto(entry: GossipEntry, out: Uint8Array, offset: number): void {
+  if (offset < 0 || offset + GOSSIP_ENTRY_BYTES > out.length) {
+    throw new ArgumentError(`gossip entry does not fit at offset ${offset} of ${out.length} bytes`);
+  }
+  out.set(assertLength(entry.subjectPublicKey, 32, 'gossip subject public key'), offset + OFF_SUBJECT);
+  out[offset + OFF_EVENT] = gossipEventCode(entry.event);
+  writeU64LE(out, offset + OFF_LAMPORT, assertU64(entry.lamport, 'gossip lamport'));
+  out.set(encodeEndpoint(entry.endpoint), offset + OFF_ENDPOINT);
+  if (entry.wgPublicKey !== null) {
+    out[offset + OFF_HAS_WG] = 1;
+    out.set(assertLength(entry.wgPublicKey, 32, 'gossip WireGuard public key'), offset + OFF_WG);
+  }
+  out.set(encodeEndpoint(entry.publicEndpoint), offset + OFF_PUBLIC_ENDPOINT);
+  out[offset + OFF_NAT] = natTypeCode(entry.natType);
 }
 
 /** Exactly 115 bytes; an event code outside 0-4 is a DecodeError. */

@@ -36,7 +36,7 @@ const OFF_INCARNATION = 41;
 const OFF_COUNT = 49;
 const OFF_ENTRIES = 50;
 
-interface ProbeFields {
+export interface ProbeFields {
   /** Claimed, unsigned (spec §16). */
   readonly senderPublicKey: Uint8Array;
   readonly seq: bigint;
@@ -69,19 +69,23 @@ export interface PingReq {
 export type SwimMessage = Ping | Ack | PingReq;
 
 function encodeProbe(tag: number, m: ProbeFields): Uint8Array {
-  if (m.gossip.length > MAX_GOSSIP_ENTRIES) {
-    throw new ArgumentError(`at most ${MAX_GOSSIP_ENTRIES} gossip entries per message, got ${m.gossip.length}`);
+  return encodeProbeFields(tag, m, m.gossip.map(encodeGossipEntry));
+}
+
+function encodeProbeFields(tag: number, m: Omit<ProbeFields, 'gossip'>, gossip: readonly Uint8Array[]): Uint8Array {
+  if (gossip.length > MAX_GOSSIP_ENTRIES) {
+    throw new ArgumentError(`at most ${MAX_GOSSIP_ENTRIES} gossip entries per message, got ${gossip.length}`);
   }
   const certBytes = m.certificate === null ? 0 : 1 + CERT_SLOT_BYTES;
-  const out = new Uint8Array(OFF_ENTRIES + GOSSIP_ENTRY_BYTES * m.gossip.length + certBytes);
+  const out = new Uint8Array(OFF_ENTRIES + GOSSIP_ENTRY_BYTES * gossip.length + certBytes);
   out[0] = tag;
   out.set(assertLength(m.senderPublicKey, 32, 'sender public key'), OFF_SENDER);
   writeU64LE(out, OFF_SEQ, assertU64(m.seq, 'seq'));
   writeU64LE(out, OFF_INCARNATION, assertU64(m.incarnation, 'incarnation'));
-  out[OFF_COUNT] = m.gossip.length;
+  out[OFF_COUNT] = gossip.length;
   let offset = OFF_ENTRIES;
-  for (const entry of m.gossip) {
-    out.set(encodeGossipEntry(entry), offset);
+  for (const entry of gossip) {
+    out.set(assertLength(entry, GOSSIP_ENTRY_BYTES, 'encoded gossip entry'), offset);
     offset += GOSSIP_ENTRY_BYTES;
   }
   if (m.certificate !== null) {
@@ -90,6 +94,19 @@ function encodeProbe(tag: number, m: ProbeFields): Uint8Array {
     out.set(assertLength(m.certificate, CERT_SLOT_BYTES, 'certificate slot'), offset + 1);
   }
   return out;
+}
+
+/**
+ * A Ping or Ack from gossip entries already encoded with `encodeGossipEntry` (115 bytes
+ * each). The SWIM node encodes a rumour once and piggybacks it many times; the bytes are
+ * the same as `encodeSwimMessage` would produce from the decoded entries.
+ */
+export function encodeProbeWithEncodedGossip(
+  kind: 'ping' | 'ack',
+  m: Omit<ProbeFields, 'gossip'>,
+  gossip: readonly Uint8Array[],
+): Uint8Array {
+  return encodeProbeFields(kind === 'ping' ? TAG_PING : TAG_ACK, m, gossip);
 }
 
 export function encodeSwimMessage(m: SwimMessage): Uint8Array {
