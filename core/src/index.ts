@@ -21,4 +21,5 @@ export * from './policy/index.js';
 export * from './fs/atomic-write.js';
 export * from './config/config-dir.js';
 export * from './time/duration.js';
+export * from './time/token-bucket.js';
 export * from './fs/read-limited.js';

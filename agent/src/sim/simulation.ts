@@ -179,7 +179,7 @@ export class Simulation {
     this.#queue.push({ at: this.now, order: 0, kind: 'deliver', to, from, bytes, late: false });
   }
 
-  /** Lets the tree run for `ms` of virtual time. */
+  /** Lets the mesh run for `ms` of virtual time. */
   run(ms: number): void {
     this.runUntil(this.now + ms);
   }

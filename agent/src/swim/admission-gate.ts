@@ -13,11 +13,11 @@ import {
   type RevocationOutcome,
   type TrustDecision,
   type VouchOutcome,
+  TokenBucket,
 } from '@meshguard/core';
 import type { Member } from './member.js';
 import { RecentSet } from './recent-set.js';
 import type { SwimClock } from './swim-clock.js';
-import { TokenBucket } from './token-bucket.js';
 
 /**
  * What the SWIM node needs from local trust. `TrustSet` from core is the implementation; the
@@ -74,7 +74,7 @@ export class AdmissionGate {
   constructor(trust: TrustAuthority, clock: SwimClock, limits: AdmissionLimits) {
     this.trust = trust;
     this.#clock = clock;
-    this.#checks = new TokenBucket(limits.certificateChecksPerSecond, limits.certificateCheckBurst);
+    this.#checks = TokenBucket.perSecond(limits.certificateChecksPerSecond, limits.certificateCheckBurst);
     this.#refusedKeys = new RecentSet(limits.refusedCacheSize, limits.refusedTtlMs);
     this.#refusedCertificates = new RecentSet(limits.refusedCacheSize, limits.refusedTtlMs);
   }

@@ -6,9 +6,9 @@
  * false suspicions.
  *
  * The wire protocol has no Nack, so Lifeguard's "missed nack" signal is unavailable; we use
- * the signals that are: a direct probe that failed while the indirect one succeeded (the
- * target was fine, our path or our processing was not), having to refute a suspicion of
- * ourselves, and a suspicion we raised being refuted by its subject.
+ * the signals that are: a missed direct Ack (the probe needed helpers, came late, or failed),
+ * having to refute a suspicion of ourselves, and a suspicion we raised being refuted by its
+ * subject. Each prompt direct Ack takes a point off.
  */
 export class Awareness {
   readonly max: number;

@@ -1,5 +1,13 @@
 import { encodeGossipEntryInto, GOSSIP_ENTRY_BYTES, type GossipEntry, type GossipEvent } from './gossip-entry-codec.js';
 
+/**
+ * The share of a rumour's budget sent whatever we hear back. Suppressing from the first send
+ * lets a rumour nearly everyone knows die just before reaching the last few, and pairs whose
+ * two rumours both die stay unknown; a quarter keeps that residue away at N = 1000 while the
+ * rest of the budget, mostly redundant by then, is saved.
+ */
+const ALWAYS_SENT = 0.25;
+
 /** What `enqueue` hands back, so the caller can refer to its rumour without a key lookup. */
 export interface RumourHandle {
   readonly event: GossipEvent;
@@ -146,13 +154,12 @@ export class BroadcastQueue {
   /**
    * Counts a transmission we did not make: we just received this very rumour from someone
    * else, so it is already spreading and our remaining copies are worth less (Demers et al.'s
-   * counter-based rumour mongering). Only for the second half of a rumour's budget: the
-   * first half is always sent, or a rumour nearly everyone knows dies just before reaching
-   * the last few. `same` checks it is the same news, not an older one.
+   * counter-based rumour mongering) — past the share of the budget that is always sent.
+   * `event` and `lamport` check it is the same news, not an older one.
    */
   heardAgain(handle: RumourHandle, maxTransmits: number, event: GossipEvent, lamport: bigint): void {
     const r = handle as Rumour;
-    if (!r.queued || r.transmits * 2 < maxTransmits || r.event !== event || r.lamport !== lamport) return;
+    if (!r.queued || r.transmits < maxTransmits * ALWAYS_SENT || r.event !== event || r.lamport !== lamport) return;
     this.#count(r, maxTransmits);
   }
 

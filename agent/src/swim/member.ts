@@ -66,6 +66,9 @@ export interface Member {
   /** Our own incarnation when we last sent it our self entry directly; -1 = never. */
   selfSentIncarnation: bigint;
   retentionTimer: Timer | null;
+  /** Extra probe patience after it had to refute suspicions (see SwimNode), decaying over time. */
+  patience: number;
+  patienceAt: number;
   /** Our latest rumour about it, while queued. */
   rumour: RumourHandle | null;
   /** Position in the probe order (-1 when not in it). */
@@ -104,6 +107,8 @@ export function newMember(
     heardFrom: false,
     selfSentIncarnation: -1n,
     retentionTimer: null,
+    patience: 0,
+    patienceAt: now,
     rumour: null,
     probeSlot: -1,
   };

@@ -12,11 +12,11 @@ import {
   type OrgCertRevoke,
   type OrgMessage,
   type OrgTrustVouch,
+  TokenBucket,
 } from '@meshguard/core';
 import type { TrustAuthority } from './admission-gate.js';
 import { AliasTable, type AliasOutcome } from './alias-table.js';
 import { RecentSet } from './recent-set.js';
-import { TokenBucket } from './token-bucket.js';
 
 export type OrgOutcome =
   | { readonly kind: 'revocation'; readonly message: OrgCertRevoke; readonly bytes: Uint8Array }
@@ -64,7 +64,7 @@ export class OrgControl {
 
   constructor(trust: TrustAuthority, limits: OrgControlLimits) {
     this.#trust = trust;
-    this.#checks = new TokenBucket(limits.checksPerSecond, limits.checkBurst);
+    this.#checks = TokenBucket.perSecond(limits.checksPerSecond, limits.checkBurst);
     this.#seen = new RecentSet(limits.seenCapacity);
     this.#rememberedCapacity = limits.rememberedRevocations;
     this.aliases = new AliasTable(limits.aliasCapacity);

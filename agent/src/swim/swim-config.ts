@@ -14,15 +14,17 @@ export interface SwimConfig {
   readonly indirectChecks: number;
   readonly suspicionMult: number;
   readonly suspicionMaxTimeoutMult: number;
-  /** Upper bound of the local health score. */
+  /** Upper bound of the local health score (and of a member's patience). */
   readonly awarenessMax: number;
+  /** A member's extra patience drops by one step per this much time. */
+  readonly patienceDecayMs: number;
 
   readonly retransmitMult: number;
   readonly gossipIntervalMs: number;
   readonly gossipFanout: number;
   /** Most gossip messages per round when rumours pile up. */
   readonly gossipMaxFanout: number;
-  /** One extra message per round for every (8 × this) queued rumours. */
+  /** One extra message per round for every (8 × this) queued rumours or greetings. */
   readonly gossipBacklogDivisor: number;
   readonly maxBroadcasts: number;
 
@@ -54,6 +56,8 @@ export interface SwimConfig {
 
   /** Greetings sent to a member learned second-hand until it answers (0 = never greet). */
   readonly introductionAttempts: number;
+  /** How long a member learned second-hand has to message us before we greet it. */
+  readonly introductionDelayMs: number;
 
   readonly seedRetryMs: number;
   readonly seedRetryMaxMs: number;
@@ -83,7 +87,10 @@ export interface SwimConfig {
 
   /** Spec §7.7: a restart epoch further ahead of our clock than this is ignored. */
   readonly restartSkewMs: number;
-  /** Spec §7.1: how far a remote claim may push our incarnation in one refutation. */
+  /**
+   * Spec §7.1: how far a remote claim may push our incarnation in one refutation — and how far
+   * we let gossip move any member's incarnation in one step.
+   */
   readonly incarnationJumpCap: bigint;
   /** How often certificate-based admissions are re-checked for expiry. */
   readonly trustSweepMs: number;
@@ -96,6 +103,7 @@ export const DEFAULT_SWIM_CONFIG: SwimConfig = {
   suspicionMult: 4,
   suspicionMaxTimeoutMult: 6,
   awarenessMax: 8,
+  patienceDecayMs: 60_000,
 
   retransmitMult: 4,
   gossipIntervalMs: 200,
@@ -125,7 +133,8 @@ export const DEFAULT_SWIM_CONFIG: SwimConfig = {
   maxPushSessions: 4,
   pushMessagesPerRound: 4,
 
-  introductionAttempts: 3,
+  introductionAttempts: 2,
+  introductionDelayMs: 0,
 
   seedRetryMs: 2000,
   seedRetryMaxMs: 60_000,
@@ -183,6 +192,7 @@ export function resolveSwimConfig(overrides: Partial<SwimConfig> = {}): SwimConf
     'quarantineProbesPerSecond',
     'retransmitMult',
     'gossipBacklogDivisor',
+    'patienceDecayMs',
     'pushMessagesPerRound',
   ];
   for (const name of positive) {

@@ -7,6 +7,7 @@ import {
   TAG_ORG_ALIAS,
   TAG_ORG_VOUCH,
   type OrgCertRevoke,
+  TokenBucket,
 } from '@meshguard/core';
 import type { NatType } from '../nat/nat-type.js';
 import type { UdpEndpoint } from '../wireguard/endpoint.js';
@@ -17,11 +18,14 @@ import { BroadcastQueue, retransmitLimit } from './broadcast-queue.js';
 import { encodeGossipEntry, type GossipEntry, type GossipEvent } from './gossip-entry-codec.js';
 import { IndirectRelays } from './indirect-relays.js';
 import { Introductions } from './introductions.js';
+import { entryAbout, SelfEntry } from './member-entries.js';
 import { memberKey } from './member-key.js';
 import { isLive, newMember, snapshotMember, type Member, type MemberSnapshot } from './member.js';
 import { MembershipTable } from './membership-table.js';
 import { OrgControl } from './org-control.js';
 import { OrgFlood } from './org-flood.js';
+import { Outbox, type SendPurpose } from './outbox.js';
+import { adjustPatience, patienceOf } from './patience.js';
 import { ProbeTracker, type Probe, type ProbeKind } from './probe-tracker.js';
 import { Quarantine } from './quarantine.js';
 import { CryptoRandom, randomBelow, sampleDistinct, type RandomSource } from './random-source.js';
@@ -40,9 +44,9 @@ import {
   type PingReq,
 } from './swim-codec.js';
 import { systemClock, type SwimClock } from './swim-clock.js';
+import { zeroCounters, type SwimCounters, type SwimStats } from './swim-stats.js';
 import type { SwimEvent } from './swim-events.js';
 import { TimerQueue } from './timer-queue.js';
-import { TokenBucket } from './token-bucket.js';
 import { fromWireEndpoint, sameUdpEndpoint, toWireEndpoint } from './udp-endpoint.js';
 import { WireGuardPeers } from './wireguard-peers.js';
 
@@ -76,69 +80,7 @@ export interface SwimNodeOptions {
 
 export type SwimStatus = 'running' | 'leaving' | 'left';
 
-/** Counters and the size of every bounded structure, for tests, logs and metrics. */
-export interface SwimStats {
-  readonly members: number;
-  readonly liveMembers: number;
-  readonly quarantine: number;
-  readonly broadcasts: number;
-  readonly pendingProbes: number;
-  readonly relays: number;
-  readonly pushes: number;
-  readonly floodJobs: number;
-  readonly timers: number;
-  readonly refusedKeys: number;
-  readonly refusedCertificates: number;
-  readonly orgSeen: number;
-  readonly aliases: number;
-  readonly wireGuardPeers: number;
-  readonly awareness: number;
-  readonly incarnation: bigint;
-  readonly counters: Readonly<SwimCounters>;
-  readonly sent: Readonly<Record<SendPurpose, { readonly packets: number; readonly bytes: number }>>;
-}
-
-export interface SwimCounters {
-  sentPackets: number;
-  sentBytes: number;
-  sendDropped: number;
-  receivedPackets: number;
-  receivedBytes: number;
-  malformed: number;
-  refused: number;
-  refusedGrowth: number;
-  refusedCapacity: number;
-  probes: number;
-  probeFailures: number;
-  indirectSuccesses: number;
-  confirmations: number;
-  refutations: number;
-  staleIgnored: number;
-  claimsIgnored: number;
-}
-
 const GOSSIP_LIMIT = MAX_GOSSIP_ENTRIES;
-
-/** Why a datagram was sent: for the limiter's priorities and for accounting. */
-export type SendPurpose =
-  'probe' | 'ack' | 'ping-req' | 'relay' | 'gossip' | 'push' | 'reconnect' | 'seed' | 'quarantine' | 'flood' | 'leave';
-
-const SEND_PURPOSES: readonly SendPurpose[] = [
-  'probe',
-  'ack',
-  'ping-req',
-  'relay',
-  'gossip',
-  'push',
-  'reconnect',
-  'seed',
-  'quarantine',
-  'flood',
-  'leave',
-];
-
-/** Traffic that waits when tokens run low, so probes and their answers keep flowing. */
-const BACKGROUND: ReadonlySet<SendPurpose> = new Set(['gossip', 'push', 'reconnect', 'quarantine', 'flood']);
 
 /**
  * A SWIM member (Ping/Ack/PingReq with piggybacked gossip, spec §6–7) as a sans-I/O state
@@ -163,7 +105,6 @@ export class SwimNode {
   readonly #identity: SwimIdentity;
   readonly #clock: SwimClock;
   readonly #random: RandomSource;
-  readonly #send: (bytes: Uint8Array, to: UdpEndpoint) => void;
   readonly #emit: (event: SwimEvent) => void;
   readonly #gate: AdmissionGate;
   readonly #table: MembershipTable;
@@ -178,37 +119,13 @@ export class SwimNode {
   readonly #relays: IndirectRelays;
   readonly #pushes: StatePushes;
   readonly #introductions: Introductions<Member>;
-  readonly #limiter: TokenBucket;
+  readonly #outbox: Outbox;
   readonly #growth: TokenBucket;
   readonly #quarantineBudget: TokenBucket;
-  readonly #advertised: UdpEndpoint | null;
-  readonly #publicEndpoint: UdpEndpoint | null;
-  readonly #natType: NatType;
+  readonly #selfEntry: SelfEntry;
   readonly #restartEpoch: bigint;
-  readonly #counters: SwimCounters = {
-    sentPackets: 0,
-    sentBytes: 0,
-    sendDropped: 0,
-    receivedPackets: 0,
-    receivedBytes: 0,
-    malformed: 0,
-    refused: 0,
-    refusedGrowth: 0,
-    refusedCapacity: 0,
-    probes: 0,
-    probeFailures: 0,
-    indirectSuccesses: 0,
-    confirmations: 0,
-    refutations: 0,
-    staleIgnored: 0,
-    claimsIgnored: 0,
-  };
-  readonly #sentBy = Object.fromEntries(SEND_PURPOSES.map((p) => [p, { packets: 0, bytes: 0 }])) as Record<
-    SendPurpose,
-    { packets: number; bytes: number }
-  >;
+  readonly #counters: SwimCounters = zeroCounters();
   #incarnation: bigint;
-  #selfEntry: { readonly entry: GossipEntry; readonly bytes: Uint8Array } | null = null;
   #seq: bigint;
   #status: SwimStatus = 'running';
   #seeds: readonly UdpEndpoint[] = [];
@@ -224,7 +141,6 @@ export class SwimNode {
     this.#key = memberKey(this.publicKey);
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? new CryptoRandom();
-    this.#send = options.send;
     this.#emit = options.onEvent ?? (() => undefined);
     this.#gate = new AdmissionGate(options.trust, this.#clock, {
       certificateChecksPerSecond: c.certificateChecksPerSecond,
@@ -252,16 +168,25 @@ export class SwimNode {
     this.#wireguard = new WireGuardPeers(this.#emit);
     this.#relays = new IndirectRelays(c.maxRelays);
     this.#pushes = new StatePushes(c.maxPushSessions);
-    this.#introductions = new Introductions(c.maxMembers, c.introductionAttempts);
-    this.#limiter = new TokenBucket(c.sendPacketsPerSecond, c.sendBurst);
-    this.#growth = new TokenBucket(c.unauthenticatedGrowthPerSecond, c.unauthenticatedGrowthBurst);
-    this.#quarantineBudget = new TokenBucket(
+    this.#introductions = new Introductions(
+      c.maxMembers,
+      c.introductionAttempts,
+      c.introductionDelayMs,
+      2 * c.probeIntervalMs,
+    );
+    this.#outbox = new Outbox(options.send, c.sendPacketsPerSecond, c.sendBurst, c.backgroundReserve);
+    this.#growth = TokenBucket.perSecond(c.unauthenticatedGrowthPerSecond, c.unauthenticatedGrowthBurst);
+    this.#quarantineBudget = TokenBucket.perSecond(
       c.quarantineProbesPerSecond,
       Math.max(1, Math.ceil((c.quarantineProbesPerSecond * c.gossipIntervalMs) / 1000)),
     );
-    this.#advertised = options.advertisedEndpoint ?? null;
-    this.#publicEndpoint = options.publicEndpoint ?? null;
-    this.#natType = options.natType ?? 'unknown';
+    this.#selfEntry = new SelfEntry({
+      publicKey: this.publicKey,
+      wgPublicKey: options.identity.wgPublicKey,
+      advertised: options.advertisedEndpoint ?? null,
+      publicEndpoint: options.publicEndpoint ?? null,
+      natType: options.natType ?? 'unknown',
+    });
     const wallMs = this.#clock.wallMs();
     this.#incarnation = options.incarnation ?? BigInt(Math.floor(wallMs / 1000));
     this.#restartEpoch = options.restartEpoch ?? BigInt(Math.floor(wallMs)) * 1_000_000n;
@@ -290,7 +215,6 @@ export class SwimNode {
     if (this.#status !== 'running') return;
     this.#status = 'leaving';
     this.#incarnation += 1n;
-    this.#selfEntry = null;
     const entry: GossipEntry = {
       subjectPublicKey: this.publicKey,
       event: 'leave',
@@ -328,6 +252,8 @@ export class SwimNode {
       return;
     }
     if (tag === undefined || tag < TAG_PING || tag > TAG_ACK) {
+      // Hole-punch messages (0x33/0x34) are classified as SWIM too; they belong to the NAT
+      // code, and anything else is noise. Either way, not ours.
       this.#counters.malformed++;
       return;
     }
@@ -399,6 +325,7 @@ export class SwimNode {
 
   stats(): SwimStats {
     const caches = this.#gate.cacheSizes;
+    const sent = this.#outbox.totals();
     return {
       members: this.#table.size,
       liveMembers: this.#table.liveCount,
@@ -407,6 +334,7 @@ export class SwimNode {
       pendingProbes: this.#probes.size,
       relays: this.#relays.size,
       pushes: this.#pushes.size,
+      introductions: this.#introductions.size,
       floodJobs: this.#flood.pending,
       timers: this.#timers.size,
       refusedKeys: caches.refusedKeys,
@@ -416,8 +344,13 @@ export class SwimNode {
       wireGuardPeers: this.#wireguard.size,
       awareness: this.#awareness.score,
       incarnation: this.#incarnation,
-      counters: { ...this.#counters },
-      sent: Object.fromEntries(SEND_PURPOSES.map((p) => [p, { ...this.#sentBy[p] }])) as SwimStats['sent'],
+      counters: {
+        ...this.#counters,
+        sentPackets: sent.packets,
+        sentBytes: sent.bytes,
+        sendDropped: this.#outbox.dropped,
+      },
+      sent: this.#outbox.byPurpose(),
     };
   }
 
@@ -464,28 +397,41 @@ export class SwimNode {
     this.#pumpPushes();
     this.#pumpFlood();
     this.#probeQuarantine();
-    // One-way, like memberlist's gossip: an Ack no probe is waiting for is applied as gossip
-    // by every implementation and answered by none, half the traffic of a Ping. Members that
-    // do not know us yet come first; the rest of the fanout goes to random members.
-    const greet = this.#introductions.take(
-      this.config.gossipFanout,
-      (m) => this.#table.get(m.key) === m && this.#isReachable(m) && !m.heardFrom,
-    );
-    // A backlog (a burst of joins, a partition healing) is sent faster rather than queued
-    // longer: every rumour costs the same number of transmissions either way, so total bytes
-    // hardly change while the news arrives sooner. Bounded by gossipMaxFanout and the limiter.
-    const backlog = Math.ceil(this.#rumours.size / (GOSSIP_LIMIT * this.config.gossipBacklogDivisor));
-    const fanout = Math.min(this.config.gossipMaxFanout, Math.max(this.config.gossipFanout, backlog));
-    const random =
-      this.#rumours.size === 0
+    // Members that may not know us are greeted first; rumours then go to random members. A
+    // backlog (a burst of joins, a partition healing) is sent faster rather than queued
+    // longer: every rumour or greeting costs the same either way, so total bytes hardly
+    // change while the news arrives sooner. Bounded by gossipMaxFanout and the limiter.
+    const pace = (queued: number, floor: number): number =>
+      Math.min(
+        this.config.gossipMaxFanout,
+        Math.max(floor, Math.ceil(queued / (GOSSIP_LIMIT * this.config.gossipBacklogDivisor))),
+      );
+    const greet =
+      this.#introductions.size === 0
         ? []
-        : sampleDistinct(
-            this.#random,
-            this.#table.all(),
-            fanout - greet.length,
-            (m) => !greet.includes(m) && this.#isReachable(m),
+        : this.#introductions.take(
+            pace(this.#introductions.size, 1),
+            this.#clock.nowMs(),
+            (m) => this.#table.get(m.key) === m && this.#isReachable(m) && !m.heardFrom,
           );
-    for (const target of [...greet, ...random]) {
+    // A greeting is a Ping: our self entry, what we know of the greeted member (so it can
+    // tell an established member from a newcomer that wants our view), and rumours. Its Ack
+    // tells us it arrived and brings the other side's rumours.
+    for (const target of greet) {
+      const aboutYou = encodeGossipEntry(entryAbout(target, 'alive'));
+      // Out of tokens: the rest wait for their retry, already scheduled.
+      if (!this.#sendProbeMessage('ping', this.#nextSeq(), target, target.endpoint!, 'greeting', [aboutYou])) return;
+    }
+    if (this.#rumours.size === 0) return;
+    const random = sampleDistinct(
+      this.#random,
+      this.#table.all(),
+      pace(this.#rumours.size, this.config.gossipFanout) - greet.length,
+      (m) => !greet.includes(m) && this.#isReachable(m),
+    );
+    // One-way, like memberlist's gossip: an Ack no probe is waiting for is applied as gossip
+    // by every implementation and answered by none — half the traffic of a Ping.
+    for (const target of random) {
       if (!this.#sendProbeMessage('ack', this.#nextSeq(), target, target.endpoint!, 'gossip', [])) break;
     }
   }
@@ -572,9 +518,9 @@ export class SwimNode {
     const hint =
       claim === null || target.state !== 'alive'
         ? []
-        : [encodeGossipEntry({ ...this.#entryAbout(target, 'suspect'), lamport: claim.incarnation })];
+        : [encodeGossipEntry({ ...entryAbout(target, 'suspect'), lamport: claim.incarnation })];
     this.#sendProbeMessage('ping', seq, target, probe.sentTo, 'probe', hint);
-    probe.timer = this.#timers.schedule(now + this.#awareness.scale(this.config.probeTimeoutMs), () =>
+    probe.timer = this.#timers.schedule(now + this.config.probeTimeoutMs * this.#timeoutScale(target), () =>
       this.#directTimeout(probe),
     );
   }
@@ -600,7 +546,7 @@ export class SwimNode {
     }
     probe.phase = 'indirect';
     const end = Math.max(
-      probe.startedAt + this.#awareness.scale(this.config.probeIntervalMs),
+      probe.startedAt + this.config.probeIntervalMs * this.#timeoutScale(target),
       now + this.config.probeTimeoutMs,
     );
     probe.timer = this.#timers.schedule(end, () => this.#probeFailed(probe));
@@ -609,6 +555,10 @@ export class SwimNode {
   #probeFailed(probe: Probe): void {
     if (this.#probes.settle(probe.seq) !== probe) return;
     this.#counters.probeFailures++;
+    // Lifeguard counts a failed probe against our own health too: without Nacks we cannot
+    // tell a dead target from our own slowness, and a healthy node recovers the point with
+    // its next prompt Ack.
+    this.#awareness.applyDelta(1);
     const m = probe.member;
     if (this.#table.get(m.key) !== m) return;
     const claim = m.claim;
@@ -642,12 +592,13 @@ export class SwimNode {
     if (this.#probes.settle(probe.seq) !== probe) return;
     const m = probe.member;
     // Lifeguard: a prompt direct Ack is evidence our timing fits the mesh; an answer that
-    // needed helpers or came late says our timeouts are too tight for it right now — because
-    // we are slow, or because members are — so we wait longer before accusing anyone.
+    // needed helpers or came late (a missed Ack) says our timeouts are too tight for it right
+    // now — because we are slow, or because members are — so we wait longer to accuse.
     const prompt = via === 'direct' && probe.phase === 'direct';
     this.#awareness.applyDelta(prompt ? -1 : 1);
     if (via === 'indirect') this.#counters.indirectSuccesses++;
     if (this.#table.get(m.key) !== m) return;
+    if (prompt) this.#adjustPatience(m, -1);
     if (via === 'direct' && sameUdpEndpoint(from, probe.sentTo)) m.endpointConfirmed = true;
     this.#disproveClaims(m);
   }
@@ -681,11 +632,29 @@ export class SwimNode {
     const admission = this.#gate.admitSender(m.senderPublicKey, key, m.certificate, member);
     if (!admission.allowed) {
       this.#counters.refused++;
+      // A member trust no longer admits (its certificate expired, say) is gone now, not
+      // after a suspicion timeout. A refusal for lack of budget says nothing about it.
+      if (member !== undefined && isLive(member) && admission.reason !== 'verification-budget') {
+        this.#markDead(member, 'untrusted');
+      }
       return;
     }
     let registered = false;
     if (member === undefined) {
-      member = this.#register(m.senderPublicKey, key, { address: from.address, port: from.port }, 0n, admission);
+      // Its own alive entry, if it brought one, tells us where its incarnation stands.
+      let incarnation = 0n;
+      for (const e of m.gossip) {
+        if (e.event === 'alive' && e.lamport > incarnation && bytesEqual(e.subjectPublicKey, m.senderPublicKey)) {
+          incarnation = e.lamport;
+        }
+      }
+      member = this.#register(
+        m.senderPublicKey,
+        key,
+        { address: from.address, port: from.port },
+        incarnation,
+        admission,
+      );
       registered = member !== undefined;
       if (member !== undefined) member.heardFrom = true;
     } else {
@@ -696,10 +665,14 @@ export class SwimNode {
     for (const entry of m.gossip) this.#applyEntry(entry, key);
     if (member !== undefined && registered) {
       this.#queueAbout(member, 'join');
-      // A stranger's Ping with nothing to tell but itself is how a newcomer (or a restarted
-      // member) reaches its seeds; one carrying rumours comes from an established member that
-      // merely has not met us, and an Ack is only gossip or an answer.
-      if (m.kind === 'ping' && m.gossip.every((e) => bytesEqual(e.subjectPublicKey, m.senderPublicKey))) {
+      // A stranger's Ping with nothing to tell but its own entry is how a newcomer (or a
+      // restarted member) reaches its seeds; one carrying rumours or a greeting comes from an
+      // established member that merely has not met us, and an Ack is only gossip or an answer.
+      if (
+        m.kind === 'ping' &&
+        m.gossip.length <= 1 &&
+        m.gossip.every((e) => bytesEqual(e.subjectPublicKey, m.senderPublicKey))
+      ) {
         this.#afterFirstContact(member);
       }
       this.#checkRestart(member, m.incarnation);
@@ -748,7 +721,9 @@ export class SwimNode {
       requesterKey: requester === undefined ? null : key,
       requester: { address: from.address, port: from.port },
       requesterSeq: m.seq,
-      timer: this.#timers.schedule(this.#clock.nowMs() + this.config.probeIntervalMs, () => this.#relays.expire(seq)),
+      timer: this.#timers.schedule(this.#clock.nowMs() + this.config.probeIntervalMs * this.#timeoutScale(target), () =>
+        this.#relays.expire(seq),
+      ),
     });
     this.#sendProbeMessage('ping', seq, target, target.endpoint, 'relay', []);
   }
@@ -826,7 +801,6 @@ export class SwimNode {
     const base = claimed > this.#incarnation ? (claimed < cap ? claimed : cap) : this.#incarnation;
     this.#incarnation = base + 1n;
     if (this.#incarnation >= 1n << 64n) this.#incarnation = (1n << 64n) - 1n;
-    this.#selfEntry = null;
     this.#counters.refutations++;
     // Lifeguard: being suspected is evidence that we are the slow one.
     this.#awareness.applyDelta(1);
@@ -848,7 +822,7 @@ export class SwimNode {
       // The decoder already copied the key out of the datagram; it is ours to keep.
       const added = this.#register(e.subjectPublicKey, key, endpoint, e.lamport, verdict);
       if (added === undefined) return;
-      this.#introductions.add(added);
+      this.#introductions.add(added, this.#clock.nowMs());
       this.#takeMetadata(added, e);
       this.#queueAbout(added, 'alive');
       return;
@@ -858,6 +832,7 @@ export class SwimNode {
       this.#counters.staleIgnored++;
       return;
     }
+    if (this.#implausible(member, e.lamport)) return;
     if (e.event === 'join' || e.lamport === member.incarnation) {
       // An introduction, or news we already have: metadata only, never a state change.
       this.#takeMetadata(member, e);
@@ -868,7 +843,11 @@ export class SwimNode {
       return;
     }
     const previous = member.state;
+    const previousIncarnation = member.incarnation;
     member.incarnation = e.lamport;
+    // A newer incarnation means it had to refute someone's suspicion: give it more time.
+    // (From 0 it is only the first we hear of its incarnation.)
+    if (previousIncarnation !== 0n) this.#adjustPatience(member, 1);
     const endpoint = fromWireEndpoint(e.endpoint);
     if (endpoint !== null && (!member.endpointConfirmed || previous === 'dead' || previous === 'left')) {
       member.endpoint = endpoint;
@@ -897,6 +876,18 @@ export class SwimNode {
     this.#queueAbout(member, 'alive');
   }
 
+  /**
+   * A jump in a member's incarnation larger than a refutation can make (spec §7.1's 2³⁰ cap)
+   * is not news but an attempt to push the member beyond what it can outbid: if others held
+   * it at such an incarnation, its refutations would all look stale and the next failed probe
+   * would be final. Ignored (an incarnation we never heard, 0, accepts any first value).
+   */
+  #implausible(member: Member, lamport: bigint): boolean {
+    if (member.incarnation === 0n || lamport - member.incarnation <= this.config.incarnationJumpCap) return false;
+    this.#counters.implausibleIgnored++;
+    return true;
+  }
+
   /** Spec §7.4: public endpoint and NAT type are copied; a WireGuard key binds only once. */
   #takeMetadata(m: Member, e: GossipEntry): void {
     if (e.publicEndpoint !== null) m.publicEndpoint = e.publicEndpoint;
@@ -921,6 +912,7 @@ export class SwimNode {
       this.#counters.staleIgnored++;
       return;
     }
+    if (this.#implausible(member, lamport)) return;
     const now = this.#clock.nowMs();
     if (member.state === 'suspect') {
       if (event === 'leave' && senderKey === member.key) {
@@ -1022,7 +1014,13 @@ export class SwimNode {
     m.wgPublicKey = Uint8Array.from(key);
     m.wgKeySource = source;
     if (previous !== null && bytesEqual(previous, key)) return;
-    this.#emit({ type: 'wg-key-bound', publicKey: m.publicKey, wgPublicKey: m.wgPublicKey, previous, source });
+    this.#emit({
+      type: 'wg-key-bound',
+      publicKey: Uint8Array.from(m.publicKey),
+      wgPublicKey: Uint8Array.from(key),
+      previous,
+      source,
+    });
     this.#wireguard.sync(m);
   }
 
@@ -1104,7 +1102,7 @@ export class SwimNode {
     m.retentionTimer = null;
     this.#rumours.remove(m.key);
     this.#wireguard.forget(m.key, m.publicKey);
-    this.#emit({ type: 'member-forgotten', publicKey: m.publicKey });
+    this.#emit({ type: 'member-forgotten', publicKey: Uint8Array.from(m.publicKey) });
   }
 
   #setState(m: Member, state: Member['state']): void {
@@ -1122,7 +1120,15 @@ export class SwimNode {
         return;
       case 'vouch':
         this.#gate.invalidate();
-        this.#emit({ type: 'vouch-applied', vouch: outcome.message });
+        this.#emit({
+          type: 'vouch-applied',
+          vouch: {
+            ...outcome.message,
+            orgPublicKey: Uint8Array.from(outcome.message.orgPublicKey),
+            vouchedPublicKey: Uint8Array.from(outcome.message.vouchedPublicKey),
+            signature: Uint8Array.from(outcome.message.signature),
+          },
+        });
         return;
       case 'alias':
         this.#emit({
@@ -1139,7 +1145,17 @@ export class SwimNode {
 
   #onRevocation(revocation: OrgCertRevoke, bytes: Uint8Array): void {
     const evicted = this.#rejudgeMembers(revocation);
-    this.#emit({ type: 'revocation-applied', revocation, evicted });
+    this.#emit({
+      type: 'revocation-applied',
+      // A copy: the trust set keeps the original.
+      revocation: {
+        ...revocation,
+        orgPublicKey: Uint8Array.from(revocation.orgPublicKey),
+        nodePublicKey: Uint8Array.from(revocation.nodePublicKey),
+        signature: Uint8Array.from(revocation.signature),
+      },
+      evicted,
+    });
     const targets: string[] = [];
     for (const m of this.#table.values()) if (this.#isReachable(m)) targets.push(m.key);
     this.#flood.enqueue([bytes], targets);
@@ -1174,20 +1190,8 @@ export class SwimNode {
     return this.#seq;
   }
 
-  /** Every datagram goes through the limiter; background traffic leaves a reserve for probes. */
   #transmit(bytes: Uint8Array, to: UdpEndpoint, purpose: SendPurpose): boolean {
-    const reserve = BACKGROUND.has(purpose) ? this.config.backgroundReserve : 0;
-    if (!this.#limiter.take(this.#clock.nowMs(), reserve)) {
-      this.#counters.sendDropped++;
-      return false;
-    }
-    this.#counters.sentPackets++;
-    this.#counters.sentBytes += bytes.length;
-    const tally = this.#sentBy[purpose];
-    tally.packets++;
-    tally.bytes += bytes.length;
-    this.#send(bytes, to);
-    return true;
+    return this.#outbox.transmit(bytes, to, purpose, this.#clock.nowMs());
   }
 
   /**
@@ -1208,7 +1212,7 @@ export class SwimNode {
     let coveredRecipient = false;
     let coveredSelf = false;
     if (recipient !== null && (recipient.state === 'suspect' || recipient.state === 'dead')) {
-      entries.push(encodeGossipEntry(this.#entryAbout(recipient, recipient.state === 'suspect' ? 'suspect' : 'dead')));
+      entries.push(encodeGossipEntry(entryAbout(recipient, recipient.state === 'suspect' ? 'suspect' : 'dead')));
       coveredRecipient = true;
     }
     if (recipient === null || recipient.selfSentIncarnation !== this.#incarnation) {
@@ -1239,41 +1243,29 @@ export class SwimNode {
     return this.#transmit(bytes, to, purpose);
   }
 
+  /** Timeouts for probing `m`: our own local health plus its patience, capped at (awarenessMax + 1)×. */
+  #timeoutScale(m: Member): number {
+    return Math.min(this.config.awarenessMax + 1, 1 + this.#awareness.score + this.#patience(m));
+  }
+
+  #patience(m: Member): number {
+    return patienceOf(m, this.#clock.nowMs(), this.config.patienceDecayMs);
+  }
+
+  #adjustPatience(m: Member, delta: number): void {
+    adjustPatience(m, delta, this.config.awarenessMax, this.#clock.nowMs(), this.config.patienceDecayMs);
+  }
+
   #retransmitLimit(): number {
     return retransmitLimit(this.config.retransmitMult, this.#table.liveCount + 1);
   }
 
   #ownEntry(): { readonly entry: GossipEntry; readonly bytes: Uint8Array } {
-    if (this.#selfEntry === null) {
-      const entry: GossipEntry = {
-        subjectPublicKey: this.publicKey,
-        event: 'alive',
-        lamport: this.#incarnation,
-        endpoint: toWireEndpoint(this.#advertised),
-        wgPublicKey: this.#identity.wgPublicKey,
-        publicEndpoint: toWireEndpoint(this.#publicEndpoint),
-        natType: this.#natType,
-      };
-      this.#selfEntry = { entry, bytes: encodeGossipEntry(entry) };
-    }
-    return this.#selfEntry;
-  }
-
-  #entryAbout(m: Member, event: GossipEvent): GossipEntry {
-    const full = event === 'alive' || event === 'join';
-    return {
-      subjectPublicKey: m.publicKey,
-      event,
-      lamport: m.incarnation,
-      endpoint: full ? toWireEndpoint(m.endpoint) : null,
-      wgPublicKey: full ? m.wgPublicKey : null,
-      publicEndpoint: full ? m.publicEndpoint : null,
-      natType: full ? m.natType : 'unknown',
-    };
+    return this.#selfEntry.at(this.#incarnation);
   }
 
   #queueAbout(m: Member, event: GossipEvent): void {
-    m.rumour = this.#rumours.enqueue(m.key, this.#entryAbout(m, event));
+    m.rumour = this.#rumours.enqueue(m.key, entryAbout(m, event));
   }
 
   #pumpPushes(): void {
@@ -1283,7 +1275,7 @@ export class SwimNode {
         const extra: Uint8Array[] = [];
         while (extra.length < GOSSIP_LIMIT - 2 && session.cursor < session.keys.length) {
           const m = this.#table.get(session.keys[session.cursor++]!);
-          if (m !== undefined && m.state === 'alive') extra.push(encodeGossipEntry(this.#entryAbout(m, 'alive')));
+          if (m !== undefined && m.state === 'alive') extra.push(encodeGossipEntry(entryAbout(m, 'alive')));
         }
         if (extra.length === 0) break;
         if (!this.#sendProbeMessage('ack', this.#nextSeq(), session.target, session.target.endpoint!, 'push', extra)) {
@@ -1313,7 +1305,17 @@ export class SwimNode {
       if (!this.#quarantineBudget.take(now)) return;
       candidate.probes++;
       candidate.lastProbeAt = now;
-      // Spec §7.9: no gossip to a stranger, but our certificate so it can admit us.
+      // Spec §7.9: no gossip about others to a stranger, but our certificate so it can admit
+      // us, our own entry, and its own (which tells it we are no newcomer wanting its view).
+      const aboutYou: GossipEntry = {
+        subjectPublicKey: candidate.publicKey,
+        event: 'alive',
+        lamport: 0n,
+        endpoint: toWireEndpoint(candidate.endpoint),
+        wgPublicKey: null,
+        publicEndpoint: null,
+        natType: 'unknown',
+      };
       const ping = encodeProbeWithEncodedGossip(
         'ping',
         {
@@ -1322,7 +1324,7 @@ export class SwimNode {
           incarnation: this.#restartEpoch,
           certificate: this.#identity.certificate,
         },
-        [],
+        [this.#ownEntry().bytes, encodeGossipEntry(aboutYou)],
       );
       if (!this.#transmit(ping, candidate.endpoint, 'quarantine')) return;
     }

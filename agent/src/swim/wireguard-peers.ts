@@ -28,14 +28,19 @@ export class WireGuardPeers {
     }
     if (current === null) {
       this.#installed.set(m.key, wanted);
-      this.#emit({ type: 'wg-peer-add', publicKey: m.publicKey, wgPublicKey: wanted, endpoint: m.endpoint });
+      this.#emit({
+        type: 'wg-peer-add',
+        publicKey: copy(m.publicKey),
+        wgPublicKey: copy(wanted),
+        endpoint: m.endpoint,
+      });
     } else if (!bytesEqual(current, wanted)) {
       this.#installed.set(m.key, wanted);
       this.#emit({
         type: 'wg-peer-replace',
-        publicKey: m.publicKey,
-        wgPublicKey: wanted,
-        previous: current,
+        publicKey: copy(m.publicKey),
+        wgPublicKey: copy(wanted),
+        previous: copy(current),
         endpoint: m.endpoint,
       });
     }
@@ -45,6 +50,11 @@ export class WireGuardPeers {
     const current = this.#installed.get(key);
     if (current === undefined) return;
     this.#installed.delete(key);
-    this.#emit({ type: 'wg-peer-remove', publicKey, wgPublicKey: current });
+    this.#emit({ type: 'wg-peer-remove', publicKey: copy(publicKey), wgPublicKey: copy(current) });
   }
+}
+
+/** Events carry copies: a listener that writes into a key must not reach our state. */
+function copy(key: Uint8Array): Uint8Array {
+  return Uint8Array.from(key);
 }

@@ -1,4 +1,4 @@
-import { ArgumentError } from '@meshguard/core';
+import { ArgumentError, checkBucketParameters, TokenBucket } from '@meshguard/core';
 
 /**
  * Rate limiting for incoming handshake initiations, applied after MAC1 and before any X25519
@@ -16,75 +16,6 @@ export const DEFAULT_GLOBAL_REFILL_MS = 10;
 // Far more than a 64-peer mesh has legitimate sources active within one idle period (2 s with
 // the defaults), so under flood only attackers' entries churn; ~100 bytes each plus the key.
 export const DEFAULT_MAX_SOURCES = 4096;
-
-/** Starts full; one token back every `refillIntervalMs`, never more than `capacity`. */
-export class TokenBucket {
-  readonly capacity: number;
-  readonly refillIntervalMs: number;
-  #tokens: number;
-  // -Infinity: the first refill finds the bucket full whatever time it is first used at.
-  #refilledAt = -Infinity;
-
-  constructor(capacity: number, refillIntervalMs: number) {
-    checkBucketParameters(capacity, refillIntervalMs);
-    this.capacity = capacity;
-    this.refillIntervalMs = refillIntervalMs;
-    this.#tokens = capacity;
-  }
-
-  /** Takes one token if there is one. */
-  take(nowMs: number): boolean {
-    this.#refill(nowMs);
-    if (this.#tokens < 1) return false;
-    this.#tokens--;
-    return true;
-  }
-
-  /** Tokens that `take` could hand out at `nowMs`. */
-  available(nowMs: number): number {
-    this.#refill(nowMs);
-    return this.#tokens;
-  }
-
-  /** Returns a token just taken, when a later check refused the request it was taken for. */
-  refund(): void {
-    if (this.#tokens < this.capacity) this.#tokens++;
-  }
-
-  /** Back to full, as if newly constructed; lets a pool reuse buckets. */
-  reset(): void {
-    this.#tokens = this.capacity;
-    this.#refilledAt = -Infinity;
-  }
-
-  #refill(nowMs: number): void {
-    if (this.#tokens >= this.capacity || nowMs < this.#refilledAt) {
-      // A full bucket does not bank time; and if the clock steps back, restart the interval
-      // rather than let the step count as elapsed time later.
-      this.#refilledAt = nowMs;
-      return;
-    }
-    const intervals = Math.floor((nowMs - this.#refilledAt) / this.refillIntervalMs);
-    if (intervals < 1) return;
-    if (this.#tokens + intervals >= this.capacity) {
-      this.#tokens = this.capacity;
-      this.#refilledAt = nowMs;
-    } else {
-      this.#tokens += intervals;
-      // Advance by whole intervals only, so the partial interval already waited is kept.
-      this.#refilledAt += intervals * this.refillIntervalMs;
-    }
-  }
-}
-
-function checkBucketParameters(capacity: number, refillIntervalMs: number): void {
-  if (!Number.isSafeInteger(capacity) || capacity < 1) {
-    throw new ArgumentError(`token bucket capacity must be a positive integer, got ${capacity}`);
-  }
-  if (!(refillIntervalMs > 0 && Number.isFinite(refillIntervalMs))) {
-    throw new ArgumentError(`token bucket refill interval must be a positive number of ms, got ${refillIntervalMs}`);
-  }
-}
 
 export interface SourceRateLimiterOptions {
   readonly perSourceBurst?: number;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { TokenBucket } from '@meshguard/core';
 import { Awareness } from '../../src/swim/awareness.js';
 import { BroadcastQueue, retransmitLimit } from '../../src/swim/broadcast-queue.js';
 import type { GossipEntry } from '../../src/swim/gossip-entry-codec.js';
@@ -12,7 +13,6 @@ import { randomBelow, sampleDistinct, SeededRandom } from '../../src/swim/random
 import { RecentSet } from '../../src/swim/recent-set.js';
 import { Suspicion, suspicionConfirmationsWanted, suspicionMinMs, suspicionTimeout } from '../../src/swim/suspicion.js';
 import { TimerQueue } from '../../src/swim/timer-queue.js';
-import { TokenBucket } from '../../src/swim/token-bucket.js';
 
 function entry(subject: number, lamport = 1n): GossipEntry {
   const key = new Uint8Array(32);
@@ -65,18 +65,18 @@ describe('BroadcastQueue', () => {
     assert.equal(q.has('old'), false);
   });
 
-  it('hearing the same rumour again only shortens its second half', () => {
+  it('hearing the same rumour again shortens it, once its first quarter is sent', () => {
     const q = new BroadcastQueue(10);
     const handle = q.enqueue('a', entry(1, 5n));
-    q.heardAgain(handle, 4, 'alive', 5n);
-    q.take(1, 4);
-    q.heardAgain(handle, 4, 'alive', 5n);
-    assert.equal(handle.queued, true, 'first half: always sent');
-    q.take(1, 4); // two sends now: half of 4
-    q.heardAgain(handle, 4, 'alive', 6n); // different news: no effect
+    q.heardAgain(handle, 8, 'alive', 5n);
+    q.take(1, 8);
+    q.heardAgain(handle, 8, 'alive', 5n);
+    assert.equal(handle.queued, true, 'the first quarter is always sent');
+    q.take(1, 8); // two of eight sent
+    q.heardAgain(handle, 8, 'alive', 6n); // different news: no effect
+    for (let i = 0; i < 5; i++) q.heardAgain(handle, 8, 'alive', 5n);
     assert.equal(handle.queued, true);
-    q.heardAgain(handle, 4, 'alive', 5n);
-    q.heardAgain(handle, 4, 'alive', 5n);
+    q.heardAgain(handle, 8, 'alive', 5n);
     assert.equal(handle.queued, false);
   });
 
@@ -236,13 +236,13 @@ describe('Quarantine (spec §7.9)', () => {
 
 describe('small utilities', () => {
   it('TokenBucket: burst, then the rate; a reserve holds tokens back', () => {
-    const b = new TokenBucket(10, 5);
+    const b = TokenBucket.perSecond(10, 5);
     let taken = 0;
     while (b.take(0)) taken++;
     assert.equal(taken, 5);
     assert.equal(b.take(50), false);
     assert.equal(b.take(100), true);
-    const r = new TokenBucket(10, 5);
+    const r = TokenBucket.perSecond(10, 5);
     let background = 0;
     while (r.take(0, 3)) background++;
     assert.equal(background, 2);

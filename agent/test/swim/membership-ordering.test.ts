@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { eventsOf, Harness } from './node-harness.js';
+import { EPOCH_MS, eventsOf, Harness } from './node-harness.js';
 
 describe('SwimNode membership: first contact and gossip ordering', () => {
   it('registers an admitted sender on its first Ping, answers with an Ack echoing the seq, and introduces it', () => {
@@ -79,6 +79,21 @@ describe('SwimNode membership: first contact and gossip ordering', () => {
     assert.equal(h.node.incarnation, start + (1n << 30n) + 1n, 'jump capped at 2^30 (spec §7.1)');
   });
 
+  it('ignores gossip that would move a member’s incarnation further than a refutation can follow', () => {
+    const h = new Harness({ trust: 'open' });
+    const [a, b] = [h.peer(1), h.peer(2)];
+    h.introduce(a, b);
+    const far = b.incarnation + (1n << 31n);
+    h.ping(a, [h.entry(b, 'alive', far), h.entry(b, 'suspect', far)]);
+    assert.equal(h.node.member(b.keys.publicKey)?.incarnation, b.incarnation);
+    h.advanceAnswering(2000, [a, b]);
+    assert.equal(h.node.stats().counters.confirmations, 0, 'the implausible claim triggered nothing');
+    assert.equal(h.node.stats().counters.implausibleIgnored, 2);
+    // A jump within the cap is ordinary news.
+    h.ping(a, [h.entry(b, 'alive', b.incarnation + (1n << 29n))]);
+    assert.equal(h.node.member(b.keys.publicKey)?.incarnation, b.incarnation + (1n << 29n));
+  });
+
   it('drops gossip about the all-zero key and about itself that is not news', () => {
     const h = new Harness({ trust: 'open' });
     const a = h.peer(1);
@@ -98,7 +113,7 @@ describe('SwimNode membership: first contact and gossip ordering', () => {
     assert.equal(eventsOf(h.takeEvents(), 'member-restarted').length, 1);
     h.ping(a, [], { restartEpoch: a.restartEpoch + 5n });
     assert.equal(eventsOf(h.takeEvents(), 'member-restarted').length, 0, 'lower epoch is a replay');
-    const future = BigInt(EPOCH_PLUS(10 * 60_000)) * 1_000_000n;
+    const future = BigInt(EPOCH_MS + 10 * 60_000) * 1_000_000n;
     h.ping(a, [], { restartEpoch: future });
     assert.equal(eventsOf(h.takeEvents(), 'member-restarted').length, 0, 'more than 300 s ahead is ignored');
   });
@@ -121,7 +136,3 @@ describe('SwimNode membership: first contact and gossip ordering', () => {
     assert.equal(alive.at(-1)?.previous, 'suspect');
   });
 });
-
-function EPOCH_PLUS(ms: number): number {
-  return 1_750_000_000_000 + ms;
-}

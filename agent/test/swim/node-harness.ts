@@ -176,9 +176,12 @@ export class Harness {
     this.node.handleDatagram(bytes, from);
   }
 
-  /** Makes the node know `peers` (each pings it once with its self entry and certificate). */
+  /**
+   * Makes the node know `peers`: each pings it once with its self entry, its certificate, and
+   * an entry about the node (as an established member would, so no join push is triggered).
+   */
   introduce(...peers: Peer[]): void {
-    for (const p of peers) this.ping(p, [this.selfEntry(p)]);
+    for (const p of peers) this.ping(p, [this.selfEntry(p), this.entry(this.self, 'alive', 0n)]);
   }
 
   /** Moves virtual time forward by `ms`, ticking the node at each of its deadlines on the way. */

@@ -116,7 +116,7 @@ describe('SwimNode trust gate', () => {
     assert.equal(h.node.stats().quarantine, 16);
   });
 
-  it('an unadmitted gossip subject is probed without gossip but with our certificate, and admitted by the certificate in its Ack', () => {
+  it('an unadmitted gossip subject is probed without gossip about others but with our certificate, and admitted by the certificate in its Ack', () => {
     const h = new Harness();
     const [a, b] = [h.peer(1), h.peer(2)];
     h.introduce(a);
@@ -127,7 +127,12 @@ describe('SwimNode trust gate', () => {
     h.advance(300);
     const probes = h.sentTo(b, 'ping');
     assert.equal(probes.length, 1);
-    assert.equal(probes[0]!.gossip.length, 0);
+    // Nothing about other members: only our own entry and the candidate's.
+    const subjects = probes[0]!.gossip.map((e) => Buffer.from(e.subjectPublicKey).toString('hex')).sort();
+    assert.deepEqual(
+      subjects,
+      [h.self.keys.publicKey, b.keys.publicKey].map((k) => Buffer.from(k).toString('hex')).sort(),
+    );
     assert.notEqual(probes[0]!.certificate, null);
     h.ack(b, probes[0]!.seq, [h.selfEntry(b)]);
     assert.equal(h.state(b), 'alive');
