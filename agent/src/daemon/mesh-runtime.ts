@@ -136,7 +136,7 @@ export class MeshRuntime {
     const loaded = watcher.current;
     for (const problem of loaded.problems) log(`config: ${problem}`);
     if (open) {
-      log('WARNING: --open: every valid key is admitted to the mesh and gets a tunnel; use only on a trusted network');
+      for (const line of OPEN_WARNING) log(line);
     } else if (!loaded.trust.hasTrustAnchors) {
       log('warning: no authorized keys or trusted orgs: no peer will be admitted (meshguard trust …)');
     }
@@ -326,6 +326,8 @@ export class MeshRuntime {
       public_key: encodeBase64(this.publicKey),
       wireguard_public_key: this.device === null ? null : encodeBase64(this.wgPublicKey),
       port: this.#udp.port,
+      mode: this.device === null ? 'gossip-only' : 'userspace',
+      trust: trustMode(this.#trust.current),
       peers: { alive: count('alive'), suspected: count('suspect'), dead: count('dead') },
       members: this.peers(),
     };
@@ -371,6 +373,24 @@ export class MeshRuntime {
     this.#log(`down (${reason})`);
     for (const listener of this.#stopListeners) listener(reason);
   }
+}
+
+/**
+ * Printed at start-up and repeated by `meshguard status`: --open turns the admission gate off,
+ * and anyone who can reach UDP 51821 gets a tunnel into this host's mg0.
+ */
+export const OPEN_WARNING: readonly string[] = [
+  'WARNING: ****************************************************************',
+  'WARNING: --open: TRUST CHECKS ARE OFF. Any node that reaches this port is',
+  'WARNING: admitted to the mesh and gets a WireGuard tunnel into this host.',
+  'WARNING: Use only on an isolated test network; never on the internet.',
+  'WARNING: ****************************************************************',
+];
+
+/** How the admission gate decides, for `status`: open, enforcing anchors, or closed to all. */
+export function trustMode(trust: TrustSet): 'open' | 'enforced' | 'no-anchors' {
+  if (trust.open) return 'open';
+  return trust.hasTrustAnchors ? 'enforced' : 'no-anchors';
 }
 
 /** The same anchors (self, keys, orgs, open), without revocations and vouches. */

@@ -54,7 +54,12 @@ export class MeshLab {
     return readFileSync(join(this.adminDir, 'org', 'org.pub'), 'latin1').trim();
   }
 
-  addNode(): LabNode {
+  /**
+   * A node with its own namespace and identity, trusting the org and holding a certificate:
+   * v2 (binding its WireGuard key) by default, v1 (no WireGuard key: for gossip-only nodes,
+   * which have no tunnel to bind), or none at all (unenrolled, trusting nobody).
+   */
+  addNode(options: { readonly certificate?: 'v2' | 'v1' | 'none' } = {}): LabNode {
     const index = this.nodes.length + 1;
     const name = `node-${index}`;
     const ns = this.topology.namespace(`n${index}`);
@@ -65,11 +70,15 @@ export class MeshLab {
     const configDir = join(this.#root, name);
     this.cli(configDir, ['keygen']);
     const publicKey = this.cli(configDir, ['export']).trim();
-    const wg = this.cli(configDir, ['export', '--wireguard']).trim();
-    const certPath = join(this.#root, `${name}.cert`);
-    this.cli(this.adminDir, ['org-sign', publicKey, '--name', name, '--wg-pubkey', wg, '--out', certPath]);
-    this.cli(configDir, ['trust', this.orgPublicKey, '--org']);
-    this.cli(configDir, ['cert', 'install', certPath]);
+    const certificate = options.certificate ?? 'v2';
+    if (certificate !== 'none') {
+      const wg = this.cli(configDir, ['export', '--wireguard']).trim();
+      const certPath = join(this.#root, `${name}.cert`);
+      const bind = certificate === 'v2' ? ['--wg-pubkey', wg] : [];
+      this.cli(this.adminDir, ['org-sign', publicKey, '--name', name, ...bind, '--out', certPath]);
+      this.cli(configDir, ['trust', this.orgPublicKey, '--org']);
+      this.cli(configDir, ['cert', 'install', certPath]);
+    }
     const node: LabNode = {
       name,
       ns,
@@ -96,12 +105,17 @@ export class MeshLab {
 
   /** `meshguard <args>` against a node's running daemon. */
   control(node: LabNode, args: readonly string[]): string {
+    return this.controlWithStderr(node, args).stdout;
+  }
+
+  /** Like `control`, keeping stderr too (where warnings go). */
+  controlWithStderr(node: LabNode, args: readonly string[]): { stdout: string; stderr: string } {
     const r = spawnSync(process.execPath, [MAIN, ...args], {
       env: { ...process.env, ...this.env(node) },
       encoding: 'utf8',
     });
     if (r.status !== 0) throw new Error(`meshguard ${args.join(' ')} on ${node.name}: ${r.stderr.trim()}`);
-    return r.stdout;
+    return { stdout: r.stdout, stderr: r.stderr };
   }
 
   canPing(from: LabNode, to: LabNode): boolean {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { ArgumentError, MeshguardError } from '@meshguard/core';
 import { controlRequest } from '../../daemon/control-client.js';
 import { controlSocketCandidates } from '../../daemon/control-paths.js';
-import { MESH_PORT, MeshRuntime, type PeerStatus } from '../../daemon/mesh-runtime.js';
+import { MESH_PORT, MeshRuntime, OPEN_WARNING, type PeerStatus } from '../../daemon/mesh-runtime.js';
 import { parseSeed } from '../../daemon/seeds.js';
 import { parseEndpoint } from '../../wireguard/endpoint.js';
 import { parseCommandArgs } from '../args.js';
@@ -89,6 +89,10 @@ export const statusCommand: AsyncCommandHandler = async (args, ctx) => {
   ctx.out(`public key:  ${String(status['public_key'])}`);
   ctx.out(`mesh ips:    ${String(status['mesh_ip'])} ${String(status['mesh_ipv6'])}`);
   ctx.out(`udp port:    ${String(status['port'])}`);
+  ctx.out(`mode:        ${String(status['mode'])}`);
+  const trust = String(status['trust']);
+  ctx.out(`trust:       ${trust === 'no-anchors' ? 'no-anchors (nobody is admitted: meshguard trust …)' : trust}`);
+  if (trust === 'open') for (const line of OPEN_WARNING) ctx.err(line);
   const members = status['members'];
   if (!isPeerList(members) || members.length === 0) {
     ctx.out('peers:       none');
