@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { requireCapability } from '@meshguard/core/testing';
 import { MeshLab, type LabNode } from '../support/mesh-lab.js';
+import type { Namespace } from '../support/topology.js';
 import { allAvailable, netnsAvailable, pingAvailable, rootAvailable, tunAvailable } from '../support/netns.js';
 
 interface MemberView {
@@ -29,10 +31,30 @@ describe('meshguard up: five daemons in network namespaces', { timeout: 240_000 
     members(n).find((m) => m.meshIPv4 === target.meshIPv4);
   const diagnostics = (): string => lab!.nodes.map((n) => `--- ${n.name}\n${n.daemon?.output() ?? ''}`).join('\n');
 
+  let attacker: { readonly ns: Namespace; readonly lanAddress: string } | null = null;
+  /** Every node holds exactly the other lab nodes as alive members: nobody added, nobody lost. */
+  const meshIntact = (): boolean =>
+    lab!.nodes.every((n) => {
+      const alive = members(n)
+        .filter((m) => m.state === 'alive')
+        .map((m) => m.meshIPv4)
+        .sort();
+      const expected = lab!.nodes
+        .filter((o) => o !== n)
+        .map((o) => o.meshIPv4)
+        .sort();
+      return JSON.stringify(alive) === JSON.stringify(expected) && members(n).length === expected.length;
+    });
+  const rssKiB = (n: LabNode): number => {
+    const line = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${n.daemon!.pid}/status`, 'latin1'));
+    return Number(line?.[1]);
+  };
+
   before(() => {
     if (!available.available) return;
     lab = new MeshLab(221);
     for (let i = 0; i < 5; i++) lab.addNode();
+    attacker = lab.addHost('attacker');
     const first = lab.nodes[0]!;
     for (const node of lab.nodes) lab.start(node, node === first ? [] : [first]);
   });
@@ -45,6 +67,46 @@ describe('meshguard up: five daemons in network namespaces', { timeout: 240_000 
     const l = lab!;
     const pairs = l.nodes.flatMap((a) => l.nodes.filter((b) => b !== a).map((b) => [a, b] as const));
     await until(() => pairs.every(([a, b]) => l.canPing(a, b)), 90_000, `full mesh\n${diagnostics()}`);
+  });
+
+  it('forged third-party dead/leave/suspect claims and forged org messages change nothing', async (t) => {
+    if (!requireCapability(t, available.available, available.reason)) return;
+    const l = lab!;
+    const [a, impersonated, victim] = l.nodes as [LabNode, LabNode, LabNode];
+    assert.ok(meshIntact(), `mesh intact before the attack\n${diagnostics()}`);
+    let sent = 0;
+    for (const target of l.nodes.filter((n) => n !== victim && n !== impersonated)) {
+      sent += l.attack(attacker!.ns, [
+        'forge',
+        target.lanAddress,
+        impersonated.publicKey,
+        victim.publicKey,
+        victim.lanAddress,
+        l.orgPublicKey,
+      ]);
+    }
+    t.diagnostic(`${sent} forged datagrams sent`);
+    // Longer than a suspicion would take to become a death (about 5 s here), had one started.
+    await new Promise((r) => setTimeout(r, 8000));
+    assert.ok(meshIntact(), `every member still alive, no stranger admitted\n${diagnostics()}`);
+    assert.ok(l.canPing(a, victim), 'the victim is still reachable');
+  });
+
+  it('a flood of Pings from unknown keys leaves membership and memory bounded', async (t) => {
+    if (!requireCapability(t, available.available, available.reason)) return;
+    const l = lab!;
+    const target = l.nodes[0]!;
+    const before = rssKiB(target);
+    const sent = l.attack(attacker!.ns, ['flood', target.lanAddress, '20000']);
+    assert.equal(sent, 20000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = rssKiB(target);
+    t.diagnostic(`RSS ${before} KiB before, ${after} KiB after ${sent} Pings from unknown keys`);
+    assert.ok(meshIntact(), `membership unchanged by the flood\n${diagnostics()}`);
+    // 20 000 admitted strangers with their gossip would be tens of MB; the datagrams themselves
+    // (26 MB) pass through and are collected.
+    assert.ok(after - before < 48 * 1024, `RSS grew by ${after - before} KiB`);
+    assert.ok(l.canPing(target, l.nodes[1]!), 'the data plane still works');
   });
 
   it('marks a killed node dead everywhere and removes its tunnels', async (t) => {

@@ -6,6 +6,7 @@ import { meshAddresses, decodePublicKeyText } from '@meshguard/core';
 import { Topology, type Namespace, type SpawnedProcess } from './netns.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const ATTACKER = fileURLToPath(new URL('./swim-attacker.js', import.meta.url));
 
 export interface LabNode {
   readonly name: string;
@@ -59,6 +60,21 @@ export class MeshLab {
    * v2 (binding its WireGuard key) by default, v1 (no WireGuard key: for gossip-only nodes,
    * which have no tunnel to bind), or none at all (unenrolled, trusting nobody).
    */
+  /** A host on the LAN with no meshguard on it (for the attacker in the tests). */
+  addHost(label: string): { readonly ns: Namespace; readonly lanAddress: string } {
+    const ns = this.topology.namespace(label);
+    const pair = this.topology.veth(ns, this.hub);
+    const lanAddress = `192.168.${this.#subnet}.200`;
+    this.topology.addAddress(ns, pair.a.ifname, `${lanAddress}/24`);
+    this.topology.ipIn(this.hub, ['link', 'set', pair.b.ifname, 'master', 'br0']);
+    return { ns, lanAddress };
+  }
+
+  /** Runs `swim-attacker.js <args>` in `ns`; returns how many datagrams it sent. */
+  attack(ns: Namespace, args: readonly string[]): number {
+    return Number(this.topology.exec(ns, [process.execPath, ATTACKER, ...args], { timeoutMs: 120_000 }).trim());
+  }
+
   addNode(options: { readonly certificate?: 'v2' | 'v1' | 'none' } = {}): LabNode {
     const index = this.nodes.length + 1;
     const name = `node-${index}`;
