@@ -1,0 +1,122 @@
+import { bytesEqual, DecodeError, toHex } from '@meshguard/core';
+import { sameUdpEndpoint } from '../swim/udp-endpoint.js';
+import type { UdpEndpoint } from '../wireguard/endpoint.js';
+import { SourceRateLimiter } from '../wireguard/rate-limiter.js';
+import { decodeRelayFrame } from './relay-codec.js';
+
+/** A member as the relay sees it: where it speaks from, and whether it is alive and admitted. */
+export interface RelayMember {
+  readonly endpoint: UdpEndpoint | null;
+  readonly live: boolean;
+}
+
+export interface RelayServiceDeps {
+  readonly self: Uint8Array;
+  member(publicKey: Uint8Array): RelayMember | null;
+  /** Whether a live member speaks from this address (a relay must be one). */
+  isLiveMemberAt(from: UdpEndpoint): boolean;
+  /** Forward the frame, byte for byte, to the target. */
+  forward(frame: Uint8Array, to: UdpEndpoint): void;
+  /** A frame for us: its WireGuard payload, the claimed sender, and the relay it came through. */
+  deliver(payload: Uint8Array, sender: Uint8Array, relay: UdpEndpoint): void;
+}
+
+export interface RelayLimits {
+  /** Per sender identity (spec §9.2: 50 frames/s, burst 100). */
+  readonly framesPerSecond: number;
+  readonly burst: number;
+  /** Distinct sender→target pairs this node relays for at once; a new pair beyond it is refused. */
+  readonly capacity: number;
+  /** A pair with no frame for this long frees its capacity slot. */
+  readonly pairIdleMs: number;
+}
+
+export const DEFAULT_RELAY_LIMITS: RelayLimits = {
+  framesPerSecond: 50,
+  burst: 100,
+  capacity: 32,
+  pairIdleMs: 60_000,
+};
+
+export interface RelayStats {
+  framesForwarded: number;
+  bytesForwarded: number;
+  framesDelivered: number;
+  readonly dropped: Record<string, number>;
+}
+
+/**
+ * Both ends of the relay (spec §9): forwarding frames between two other members, and taking
+ * in frames addressed to us. The reference checks only that the *claimed* sender is a member
+ * and keys its rate limit on that claim (spec §16); here the frame must also arrive from the
+ * address that member is known at, so nobody can spend another member's budget or relay as
+ * it, and the relay serves a bounded number of pairs. Frames carry only WireGuard messages
+ * (the codec refuses anything else) and are never decrypted here.
+ */
+export class RelayService {
+  readonly #deps: RelayServiceDeps;
+  readonly #limits: RelayLimits;
+  readonly #limiter: SourceRateLimiter;
+  readonly #pairs = new Map<string, number>(); // "sender>target" → last frame (ms)
+  readonly stats: RelayStats = { framesForwarded: 0, bytesForwarded: 0, framesDelivered: 0, dropped: {} };
+
+  constructor(deps: RelayServiceDeps, limits: Partial<RelayLimits> = {}) {
+    this.#deps = deps;
+    this.#limits = { ...DEFAULT_RELAY_LIMITS, ...limits };
+    this.#limiter = new SourceRateLimiter({
+      perSourceBurst: this.#limits.burst,
+      perSourceRefillMs: 1000 / this.#limits.framesPerSecond,
+      // The global bucket caps all relaying together: capacity pairs at the per-sender rate.
+      globalBurst: this.#limits.burst * this.#limits.capacity,
+      globalRefillMs: 1000 / (this.#limits.framesPerSecond * this.#limits.capacity),
+      maxSources: 4 * this.#limits.capacity,
+    });
+  }
+
+  /** Pairs currently relayed (for status and metrics). */
+  get activePairs(): number {
+    return this.#pairs.size;
+  }
+
+  handleFrame(bytes: Uint8Array, from: UdpEndpoint, nowMs: number): void {
+    let frame;
+    try {
+      frame = decodeRelayFrame(bytes);
+    } catch (err) {
+      if (err instanceof DecodeError) return this.#drop('malformed');
+      throw err;
+    }
+    const sender = this.#deps.member(frame.senderPublicKey);
+    if (sender === null || !sender.live) return this.#drop('sender not a live member');
+    if (bytesEqual(frame.targetPublicKey, this.#deps.self)) {
+      // Through a relay: `from` is the relay, which must itself be a live member.
+      if (bytesEqual(frame.senderPublicKey, this.#deps.self)) return this.#drop('our own frame');
+      if (!this.#deps.isLiveMemberAt(from)) return this.#drop('relay not a live member');
+      if (!this.#limiter.allow(`in:${toHex(frame.senderPublicKey)}`, nowMs)) return this.#drop('rate limited');
+      this.stats.framesDelivered++;
+      this.#deps.deliver(frame.payload, frame.senderPublicKey, from);
+      return;
+    }
+    if (!sameUdpEndpoint(sender.endpoint, from)) return this.#drop('sender not at its known address');
+    const target = this.#deps.member(frame.targetPublicKey);
+    if (target === null || !target.live || target.endpoint === null) return this.#drop('target not a live member');
+    const pair = `${toHex(frame.senderPublicKey)}>${toHex(frame.targetPublicKey)}`;
+    if (!this.#pairs.has(pair)) {
+      this.#expirePairs(nowMs);
+      if (this.#pairs.size >= this.#limits.capacity) return this.#drop('relay at capacity');
+    }
+    if (!this.#limiter.allow(toHex(frame.senderPublicKey), nowMs)) return this.#drop('rate limited');
+    this.#pairs.set(pair, nowMs);
+    this.stats.framesForwarded++;
+    this.stats.bytesForwarded += bytes.length;
+    this.#deps.forward(bytes, target.endpoint);
+  }
+
+  #expirePairs(nowMs: number): void {
+    for (const [pair, at] of this.#pairs) if (nowMs - at >= this.#limits.pairIdleMs) this.#pairs.delete(pair);
+  }
+
+  #drop(reason: string): void {
+    this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1;
+  }
+}
