@@ -12,11 +12,19 @@ import {
   TrustSet,
   type LoadedTrust,
 } from '@meshguard/core';
+import { randomBytes } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
+import { TAG_HOLEPUNCH_REQUEST, TAG_HOLEPUNCH_RESPONSE } from '../nat/holepunch-codec.js';
+import { NatTraversal, type NatMember, type NatMembership, type NatPeer } from '../nat/nat-traversal.js';
+import type { PathType } from '../nat/path-manager.js';
+import { createMeshMetrics, type MeshMetricsSource } from '../metrics/mesh-metrics.js';
+import { startMetricsServer } from '../metrics/metrics-server.js';
 import { CoalescingSender } from '../net/coalescing-sender.js';
 import { classifyDatagram } from '../net/datagram-classifier.js';
 import { NativeUdpSocket } from '../net/native-udp-socket.js';
 import { TunDevice } from '../net/tun-device.js';
 import type { TrustAuthority } from '../swim/admission-gate.js';
+import type { MemberSnapshot } from '../swim/member.js';
 import type { SwimEvent } from '../swim/swim-events.js';
 import { SwimNode } from '../swim/swim-node.js';
 import type { SwimConfig } from '../swim/swim-config.js';
@@ -24,7 +32,7 @@ import { TrustWatcher } from '../trust/trust-watcher.js';
 import { WireGuardDevice } from '../wireguard/device.js';
 import type { UdpEndpoint } from '../wireguard/endpoint.js';
 import { ControlServer } from './control-server.js';
-import { readSeedsFile, resolveSeeds } from './seeds.js';
+import { readSeedsFile, resolveSeeds, resolveStunServers } from './seeds.js';
 import type { QuickEndpoint } from '../wgquick/endpoint-text.js';
 
 export const MESH_MTU = 1420;
@@ -44,6 +52,10 @@ export interface MeshOptions {
   readonly open?: boolean;
   /** The address peers should reach us on, when it is not the source address they see. */
   readonly advertise?: UdpEndpoint;
+  /** Serve Prometheus metrics on this address (`--metrics`). */
+  readonly metrics?: UdpEndpoint;
+  /** STUN servers (`--stun`); two must agree for a NAT type. */
+  readonly stunServers?: readonly QuickEndpoint[];
   readonly swimConfig?: Partial<SwimConfig>;
   readonly log?: (line: string) => void;
 }
@@ -59,6 +71,12 @@ export interface PeerStatus {
   readonly lastHandshake: number | null;
   readonly rxBytes: number;
   readonly txBytes: number;
+  readonly natType: string;
+  /** How tunnel traffic reaches it: direct, punched, relay, connecting; null without a tunnel. */
+  readonly path: PathType | null;
+  /** The relay's address while the path is `relay`. */
+  readonly relay: string | null;
+  readonly rttMs: number | null;
 }
 
 /** A TrustAuthority whose TrustSet can be swapped when the trust files change. */
@@ -89,9 +107,13 @@ export class MeshRuntime {
   readonly #sender: CoalescingSender;
   readonly #trust: SwappableTrust;
   readonly #watcher: TrustWatcher;
+  readonly nat: NatTraversal;
+  /** Identity (hex) → WireGuard key of every tunnel we have asked the device for. */
+  readonly #tunnels = new Map<string, { readonly identity: Uint8Array; readonly wgPublicKey: Uint8Array }>();
   readonly #timer: NodeJS.Timeout;
   readonly #log: (line: string) => void;
   #control: ControlServer | null = null;
+  #metricsServer: { close(): Promise<void> } | null = null;
   #stopped = false;
   readonly #stopListeners: Array<(reason: string) => void> = [];
 
@@ -105,6 +127,7 @@ export class MeshRuntime {
     sender: CoalescingSender;
     trust: SwappableTrust;
     watcher: TrustWatcher;
+    nat: NatTraversal;
     log: (line: string) => void;
   }) {
     this.publicKey = parts.publicKey;
@@ -116,10 +139,12 @@ export class MeshRuntime {
     this.#sender = parts.sender;
     this.#trust = parts.trust;
     this.#watcher = parts.watcher;
+    this.nat = parts.nat;
     this.#log = parts.log;
     this.#timer = setInterval(() => {
       this.device?.tick();
       this.swim.tick();
+      this.nat.tick(Date.now());
     }, TICK_MS);
   }
 
@@ -151,6 +176,7 @@ export class MeshRuntime {
     const sender = new CoalescingSender(udp);
     let tun: TunDevice | null = null;
     let device: WireGuardDevice | null = null;
+    let nat: NatTraversal | null = null;
     try {
       if (options.gossipOnly !== true) {
         tun = TunDevice.open(options.interfaceName ?? 'mg0');
@@ -159,7 +185,9 @@ export class MeshRuntime {
           { privateKey: wg.privateKey, mtu: MESH_MTU },
           {
             sendUdp: (packet, to) => {
-              sender.send(packet, to);
+              const relayed = nat?.wrapForRelay(packet, to) ?? null;
+              if (relayed === null) sender.send(packet, to);
+              else if (relayed.frame.length > 0) sender.send(relayed.frame, relayed.to);
             },
             writeTun: (packet) => {
               tun?.write(packet);
@@ -181,8 +209,32 @@ export class MeshRuntime {
         onEvent: (event) => {
           runtime?.onSwimEvent(event);
         },
-        ...(options.advertise === undefined ? {} : { advertisedEndpoint: options.advertise }),
+        ...(options.advertise === undefined
+          ? {}
+          : { advertisedEndpoint: options.advertise, publicEndpoint: options.advertise, natType: 'public' as const }),
         ...(options.swimConfig === undefined ? {} : { config: options.swimConfig }),
+      });
+      const stun = await resolveStunServers(options.stunServers ?? []);
+      for (const problem of stun.problems) log(`stun: ${problem}`);
+      if (stun.endpoints.length === 1) log('stun: one server cannot be cross-checked; give two for a NAT type');
+      const membership = new SwimMembership(swim);
+      nat = new NatTraversal({
+        self: identity.publicKey,
+        membership,
+        dataPlane: {
+          peers: () => runtime?.natPeers() ?? [],
+          setEndpoint: (peer, endpoint) => runtime?.setPeerEndpoint(peer, endpoint),
+          deliver: (payload, virtual) => device?.handleDatagram(payload, virtual),
+        },
+        send: (bytes, to) => {
+          sender.send(bytes, to);
+        },
+        random: (n) => randomBytes(n),
+        log,
+        stunServers: stun.endpoints,
+        localAddresses,
+        localPort: udp.port,
+        announced: options.advertise ?? null,
       });
       runtime = new MeshRuntime({
         publicKey: identity.publicKey,
@@ -194,6 +246,7 @@ export class MeshRuntime {
         sender,
         trust,
         watcher,
+        nat,
         log,
       });
       runtime.#wire();
@@ -212,6 +265,16 @@ export class MeshRuntime {
           r.stop('stop requested');
         },
       });
+      if (options.metrics !== undefined) {
+        const metrics = await startMetricsServer(
+          createMeshMetrics(r.metricsSource()),
+          options.metrics.address,
+          options.metrics.port,
+          () => !r.#stopped,
+        );
+        r.#metricsServer = { close: () => metrics.server.close() };
+        log(`metrics: http://${formatUdpEndpoint({ address: options.metrics.address, port: metrics.port })}/metrics`);
+      }
       log(
         `up: ${encodeBase64(identity.publicKey)} ${meshAddresses(identity.publicKey).ipv4} on UDP ${udp.port}` +
           `${device === null ? ' (gossip only)' : `, interface ${tun?.name ?? ''}`}, ${endpoints.length} seed(s)`,
@@ -237,10 +300,23 @@ export class MeshRuntime {
             this.device?.handleDatagram(data, batch.endpoint(i));
             break;
           case 'swim':
-            this.swim.handleDatagram(data, batch.endpoint(i));
+            if (data[0] === TAG_HOLEPUNCH_REQUEST || data[0] === TAG_HOLEPUNCH_RESPONSE) {
+              this.nat.handleHolepunch(data, batch.endpoint(i), Date.now());
+            } else {
+              this.swim.handleDatagram(data, batch.endpoint(i));
+            }
+            break;
+          case 'stun':
+            this.nat.handleStun(data, batch.endpoint(i), Date.now());
+            break;
+          case 'holepunch-probe':
+            this.nat.handleProbe(data, batch.endpoint(i), Date.now());
+            break;
+          case 'relay':
+            this.nat.handleRelayFrame(data, batch.endpoint(i), Date.now());
             break;
           default:
-            // STUN, hole punching and relay frames arrive with NAT traversal (issue 5).
+            // App messages (0x50) are the mobile library's; invalid datagrams are dropped.
             break;
         }
       }
@@ -264,6 +340,8 @@ export class MeshRuntime {
         if (device === null) return;
         if (event.type === 'wg-peer-replace') device.removePeer(event.previous);
         const a = meshAddresses(event.publicKey);
+        this.#tunnels.set(toHex(event.publicKey), { identity: event.publicKey, wgPublicKey: event.wgPublicKey });
+        this.nat.peerAdded(event.publicKey, Date.now());
         device.addPeer({
           publicKey: event.wgPublicKey,
           endpoint: event.endpoint,
@@ -277,6 +355,8 @@ export class MeshRuntime {
       }
       case 'wg-peer-remove':
         device?.removePeer(event.wgPublicKey);
+        this.#tunnels.delete(toHex(event.publicKey));
+        this.nat.peerRemoved(event.publicKey);
         this.#log(`peer ${meshAddresses(event.publicKey).ipv4}: tunnel removed`);
         return;
       case 'member-dead':
@@ -327,6 +407,7 @@ export class MeshRuntime {
       wireguard_public_key: this.device === null ? null : encodeBase64(this.wgPublicKey),
       port: this.#udp.port,
       mode: this.device === null ? 'gossip-only' : 'userspace',
+      nat: this.natStatus(),
       trust: trustMode(this.#trust.current),
       peers: { alive: count('alive'), suspected: count('suspect'), dead: count('dead') },
       members: this.peers(),
@@ -334,8 +415,10 @@ export class MeshRuntime {
   }
 
   peers(): PeerStatus[] {
+    const now = Date.now();
     return this.swim.members().map((m) => {
       const wgPeer = m.wgPublicKey === null ? undefined : this.device?.peer(m.wgPublicKey);
+      const relay = wgPeer === undefined ? null : this.nat.relayOf(m.publicKey);
       return {
         pubkey: toHex(m.publicKey),
         meshIPv4: m.meshIPv4,
@@ -348,8 +431,75 @@ export class MeshRuntime {
           wgPeer === undefined || wgPeer.stats.lastHandshakeWallMs === 0 ? null : wgPeer.stats.lastHandshakeWallMs,
         rxBytes: wgPeer?.stats.rxBytes ?? 0,
         txBytes: wgPeer?.stats.txBytes ?? 0,
+        natType: m.natType,
+        path:
+          wgPeer === undefined
+            ? null
+            : this.nat.pathOf(natPeer(m.publicKey, wgPeer.stats.lastHandshakeWallMs, wgPeer.endpoint), now),
+        relay: relay === null ? null : formatUdpEndpoint(relay),
+        rttMs: m.rttMs === null ? null : Math.round(m.rttMs * 10) / 10,
       };
     });
+  }
+
+  /** Read at every scrape (internal; public for start()). */
+  metricsSource(): MeshMetricsSource {
+    return {
+      memberStates: () => {
+        const counts: Record<string, number> = {};
+        for (const m of this.swim.members()) counts[m.state] = (counts[m.state] ?? 0) + 1;
+        return counts;
+      },
+      peerPaths: () => {
+        const counts: Record<PathType, number> = { direct: 0, punched: 0, relay: 0, connecting: 0 };
+        const now = Date.now();
+        for (const peer of this.natPeers()) counts[this.nat.pathOf(peer, now)]++;
+        return counts;
+      },
+      natType: () => this.nat.natType,
+      punch: () => this.nat.status().punch,
+      relay: () => this.nat.status().relay,
+      wireguardBytes: () => {
+        let rx = 0;
+        let tx = 0;
+        for (const peer of this.device?.peers() ?? []) {
+          rx += peer.stats.rxBytes;
+          tx += peer.stats.txBytes;
+        }
+        return { rx, tx };
+      },
+    };
+  }
+
+  /** NAT type, public endpoint, why, and the punch/relay counters, for `status`. */
+  natStatus(): unknown {
+    const n = this.nat.status();
+    return {
+      type: n.natType,
+      public_endpoint: n.publicEndpoint === null ? null : formatUdpEndpoint(n.publicEndpoint),
+      reason: n.reason,
+      stun_problems: n.stunProblems,
+      punch: n.punch,
+      relay: n.relay,
+    };
+  }
+
+  /** Every tunnel as NAT traversal sees it (internal; public for the data-plane adapter). */
+  natPeers(): NatPeer[] {
+    const out: NatPeer[] = [];
+    for (const t of this.#tunnels.values()) {
+      const peer = this.device?.peer(t.wgPublicKey);
+      if (peer !== undefined) out.push(natPeer(t.identity, peer.stats.lastHandshakeWallMs, peer.endpoint));
+    }
+    return out;
+  }
+
+  /** Moves a tunnel to another path and starts a handshake there (internal). */
+  setPeerEndpoint(identity: Uint8Array, endpoint: UdpEndpoint): void {
+    const t = this.#tunnels.get(toHex(identity));
+    if (t === undefined || this.device === null) return;
+    this.device.addPeer({ publicKey: t.wgPublicKey, endpoint });
+    this.device.initiateHandshake(t.wgPublicKey);
   }
 
   onStop(listener: (reason: string) => void): void {
@@ -366,6 +516,7 @@ export class MeshRuntime {
     clearInterval(this.#timer);
     this.#watcher.stop();
     this.#control?.close();
+    void this.#metricsServer?.close();
     this.#udp.close();
     this.#tun?.close();
     if (this.device !== null)
@@ -401,6 +552,69 @@ function withoutOrgMessages(trust: TrustSet): TrustSet {
     trustedOrgs: trust.trustedOrgs,
     open: trust.open,
   });
+}
+
+function natPeer(identity: Uint8Array, lastHandshakeWallMs: number, endpoint: UdpEndpoint | null): NatPeer {
+  return { publicKey: identity, lastHandshakeAt: lastHandshakeWallMs === 0 ? null : lastHandshakeWallMs, endpoint };
+}
+
+/** Our interfaces' IPv4 addresses, to tell a public address (ours) from a NAT's. */
+function localAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flatMap((list) => list ?? [])
+    .filter((a) => a.family === 'IPv4')
+    .map((a) => a.address);
+}
+
+/**
+ * SWIM membership as NAT traversal needs it. Members are looked up by address for every relay
+ * frame, so the address index is rebuilt at most every 250 ms rather than per datagram.
+ */
+class SwimMembership implements NatMembership {
+  readonly #swim: SwimNode;
+  #byAddress = new Map<string, NatMember>();
+  #indexedAt = -Infinity;
+
+  constructor(swim: SwimNode) {
+    this.#swim = swim;
+  }
+
+  member(publicKey: Uint8Array): NatMember | null {
+    const m = this.#swim.member(publicKey);
+    return m === undefined ? null : natMember(m);
+  }
+
+  memberAt(from: UdpEndpoint): NatMember | null {
+    const now = performance.now();
+    if (now - this.#indexedAt >= 250) {
+      this.#byAddress = new Map();
+      for (const m of this.liveMembers())
+        if (m.endpoint !== null) this.#byAddress.set(formatUdpEndpoint(m.endpoint), m);
+      this.#indexedAt = now;
+    }
+    return this.#byAddress.get(formatUdpEndpoint(from)) ?? null;
+  }
+
+  liveMembers(): NatMember[] {
+    return this.#swim
+      .members()
+      .map(natMember)
+      .filter((m) => m.live);
+  }
+
+  advertise(publicEndpoint: UdpEndpoint | null, natType: NatMember['natType']): void {
+    this.#swim.advertiseNat(publicEndpoint, natType);
+  }
+}
+
+function natMember(m: MemberSnapshot): NatMember {
+  return {
+    publicKey: m.publicKey,
+    endpoint: m.endpoint,
+    live: m.state === 'alive' || m.state === 'suspect',
+    natType: m.natType,
+    rttMs: m.rttMs,
+  };
 }
 
 function formatUdpEndpoint(e: UdpEndpoint): string {

@@ -11,15 +11,27 @@ export const DEFAULT_PORT = 51821;
 
 /** `host:port`, `ip:port`, `[v6]:port`, or a bare host, IPv4 or IPv6 address meaning port 51821. */
 export function parseSeed(text: string): QuickEndpoint {
+  return parseHostPort(text, DEFAULT_PORT, 'seed');
+}
+
+/** The default port of STUN (RFC 5389). */
+export const STUN_DEFAULT_PORT = 3478;
+
+/** `--stun host[:port]`, like a seed but on port 3478 by default. */
+export function parseStunServer(text: string): QuickEndpoint {
+  return parseHostPort(text, STUN_DEFAULT_PORT, 'STUN server');
+}
+
+function parseHostPort(text: string, defaultPort: number, what: string): QuickEndpoint {
   const colons = text.split(':').length - 1;
   let withPort: string;
-  if (text.startsWith('[')) withPort = text.endsWith(']') ? `${text}:${DEFAULT_PORT}` : text;
+  if (text.startsWith('[')) withPort = text.endsWith(']') ? `${text}:${defaultPort}` : text;
   else if (colons > 1)
-    withPort = `[${text}]:${DEFAULT_PORT}`; // a bare IPv6 address
+    withPort = `[${text}]:${defaultPort}`; // a bare IPv6 address
   else if (colons === 1) withPort = text;
-  else withPort = `${text}:${DEFAULT_PORT}`;
+  else withPort = `${text}:${defaultPort}`;
   try {
-    return parseQuickEndpointText(withPort, `seed "${text}"`);
+    return parseQuickEndpointText(withPort, `${what} "${text}"`);
   } catch (err) {
     throw new ArgumentError(err instanceof Error ? err.message : String(err));
   }
@@ -84,5 +96,38 @@ export async function resolveSeeds(
       endpoints.push({ address, port: seed.port });
     }
   }
+  return { endpoints, problems };
+}
+
+/** More servers only add traffic: two are compared, the rest are spares. */
+export const MAX_STUN_SERVERS = 4;
+
+/**
+ * STUN servers as UDP endpoints: IPv4 only (spec §10), one address per server — a name with
+ * several addresses is still one server, and counting it twice would fake agreement.
+ */
+export async function resolveStunServers(
+  servers: readonly QuickEndpoint[],
+): Promise<{ endpoints: UdpEndpoint[]; problems: string[] }> {
+  const endpoints: UdpEndpoint[] = [];
+  const problems: string[] = [];
+  for (const server of servers.slice(0, MAX_STUN_SERVERS)) {
+    if (server.family === 6) {
+      problems.push(`STUN server [${server.address}]:${server.port}: STUN is IPv4 only here`);
+      continue;
+    }
+    let address = server.family === 4 ? server.address : null;
+    if (server.family === 'hostname') {
+      try {
+        address = (await lookup(server.hostname, { family: 4 })).address;
+      } catch (err) {
+        problems.push(`STUN server ${server.hostname}: ${err instanceof Error ? err.message : String(err)}`);
+        continue;
+      }
+    }
+    if (address === null || endpoints.some((e) => e.address === address && e.port === server.port)) continue;
+    endpoints.push({ address, port: server.port });
+  }
+  if (servers.length > MAX_STUN_SERVERS) problems.push(`more than ${MAX_STUN_SERVERS} STUN servers; the rest ignored`);
   return { endpoints, problems };
 }

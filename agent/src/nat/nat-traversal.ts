@@ -89,6 +89,7 @@ export class NatTraversal {
   #stunProblems: readonly string[] = [];
   #probe: StunProbe | null = null;
   #nextStunAt = 0;
+  #classified = false;
 
   constructor(options: NatTraversalOptions) {
     this.#o = options;
@@ -273,8 +274,12 @@ export class NatTraversal {
     const next = classifyNat(probe.observations, this.#o.localAddresses(), this.#o.localPort);
     this.#stunProblems = probe.problems;
     const before = this.#classification;
+    const first = !this.#classified;
+    this.#classified = true;
     this.#classification = next;
-    if (before.natType === next.natType && sameUdpEndpoint(before.publicEndpoint, next.publicEndpoint)) return;
+    if (!first && before.natType === next.natType && sameUdpEndpoint(before.publicEndpoint, next.publicEndpoint)) {
+      return;
+    }
     const where = next.publicEndpoint === null ? '' : ` ${next.publicEndpoint.address}:${next.publicEndpoint.port}`;
     this.#o.log(`nat: ${next.natType}${where} (${next.reason})`);
     for (const problem of probe.problems) this.#o.log(`nat: STUN ${problem}`);

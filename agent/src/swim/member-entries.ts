@@ -32,15 +32,21 @@ export interface SelfDescription {
 
 /** Our own `alive` entry, encoded once per incarnation (it rides on a large share of our messages). */
 export class SelfEntry {
-  readonly #self: SelfDescription;
+  #self: SelfDescription;
   #cached: { readonly entry: GossipEntry; readonly bytes: Uint8Array } | null = null;
 
   constructor(self: SelfDescription) {
     this.#self = self;
   }
 
+  /** New STUN results: the next entry (at a new incarnation) carries them. */
+  updateNat(publicEndpoint: UdpEndpoint | null, natType: NatType): void {
+    this.#self = { ...this.#self, publicEndpoint, natType };
+    this.#cached = null;
+  }
+
   at(incarnation: bigint): { readonly entry: GossipEntry; readonly bytes: Uint8Array } {
-    if (this.#cached?.entry.lamport !== incarnation) {
+    if (this.#cached === null || this.#cached.entry.lamport !== incarnation) {
       const entry: GossipEntry = {
         subjectPublicKey: this.#self.publicKey,
         event: 'alive',

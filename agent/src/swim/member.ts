@@ -48,6 +48,8 @@ export interface Member {
   wgKeySource: WireGuardKeySource | null;
   publicEndpoint: Endpoint | null;
   natType: NatType;
+  /** Smoothed round trip of prompt direct probes (ms), null until one was measured. */
+  rttMs: number | null;
   /** The Ping/Ack `incarnation` field (spec §7.7): its process start, 0 until seen. */
   restartEpoch: bigint;
   certificate: RecordedCertificate | undefined;
@@ -109,6 +111,7 @@ export function newMember(
     retentionTimer: null,
     patience: 0,
     patienceAt: now,
+    rttMs: null,
     rumour: null,
     probeSlot: -1,
   };
@@ -122,6 +125,8 @@ export class MemberSnapshot {
   readonly wgKeySource: WireGuardKeySource | null;
   readonly publicEndpoint: Endpoint | null;
   readonly natType: NatType;
+  /** Smoothed direct-probe round trip (ms), null until measured. */
+  readonly rttMs: number | null;
   /** Monotonic ms of the last state change. */
   readonly stateChangedAt: number;
   readonly admittedBy: AllowReason | null;
@@ -140,6 +145,7 @@ export class MemberSnapshot {
     this.wgKeySource = m.wgKeySource;
     this.publicEndpoint = m.publicEndpoint;
     this.natType = m.natType;
+    this.rttMs = m.rttMs;
     this.stateChangedAt = m.stateChangedAt;
     this.admittedBy = m.admission?.reason ?? null;
   }

@@ -598,7 +598,12 @@ export class SwimNode {
     this.#awareness.applyDelta(prompt ? -1 : 1);
     if (via === 'indirect') this.#counters.indirectSuccesses++;
     if (this.#table.get(m.key) !== m) return;
-    if (prompt) this.#adjustPatience(m, -1);
+    if (prompt) {
+      this.#adjustPatience(m, -1);
+      // An exponentially weighted mean, as TCP's SRTT: for choosing relays, not for timeouts.
+      const rtt = this.#clock.nowMs() - probe.startedAt;
+      m.rttMs = m.rttMs === null ? rtt : 0.875 * m.rttMs + 0.125 * rtt;
+    }
     if (via === 'direct' && sameUdpEndpoint(from, probe.sentTo)) m.endpointConfirmed = true;
     this.#disproveClaims(m);
   }
@@ -793,6 +798,16 @@ export class SwimNode {
     const refute =
       e.event === 'join' || e.event === 'alive' ? e.lamport > this.#incarnation : e.lamport >= this.#incarnation;
     if (refute) this.#refute(e.lamport);
+  }
+
+  /**
+   * Our public endpoint or NAT type changed (STUN): a new incarnation carries them, so every
+   * member takes the new self entry over the old one.
+   */
+  advertiseNat(publicEndpoint: UdpEndpoint | null, natType: NatType): void {
+    this.#selfEntry.updateNat(publicEndpoint, natType);
+    this.#incarnation += 1n;
+    this.#rumours.enqueue(this.#key, this.#ownEntry().entry);
   }
 
   /** Outbid a claim about us (spec §7.4, capped jump) and say so. */

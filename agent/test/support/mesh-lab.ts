@@ -55,19 +55,23 @@ export class MeshLab {
     return readFileSync(join(this.adminDir, 'org', 'org.pub'), 'latin1').trim();
   }
 
-  /**
-   * A node with its own namespace and identity, trusting the org and holding a certificate:
-   * v2 (binding its WireGuard key) by default, v1 (no WireGuard key: for gossip-only nodes,
-   * which have no tunnel to bind), or none at all (unenrolled, trusting nobody).
-   */
-  /** A host on the LAN with no meshguard on it (for the attacker in the tests). */
-  addHost(label: string): { readonly ns: Namespace; readonly lanAddress: string } {
-    const ns = this.topology.namespace(label);
+  /** `192.168.<subnet>.<host>`: an address on the lab's LAN. */
+  lanIp(host: number): string {
+    return `192.168.${this.#subnet}.${host}`;
+  }
+
+  /** Plugs `ns` into the LAN with the given addresses (the first is the one returned). */
+  attach(ns: Namespace, hosts: readonly number[]): { readonly ifname: string; readonly address: string } {
     const pair = this.topology.veth(ns, this.hub);
-    const lanAddress = `192.168.${this.#subnet}.200`;
-    this.topology.addAddress(ns, pair.a.ifname, `${lanAddress}/24`);
+    for (const host of hosts) this.topology.addAddress(ns, pair.a.ifname, `${this.lanIp(host)}/24`);
     this.topology.ipIn(this.hub, ['link', 'set', pair.b.ifname, 'master', 'br0']);
-    return { ns, lanAddress };
+    return { ifname: pair.a.ifname, address: this.lanIp(hosts[0]!) };
+  }
+
+  /** A host on the LAN with no meshguard on it (for the attacker in the tests). */
+  addHost(label: string, host = 200): { readonly ns: Namespace; readonly lanAddress: string } {
+    const ns = this.topology.namespace(label);
+    return { ns, lanAddress: this.attach(ns, [host]).address };
   }
 
   /** Runs `swim-attacker.js <args>` in `ns`; returns how many datagrams it sent. */
@@ -75,14 +79,22 @@ export class MeshLab {
     return Number(this.topology.exec(ns, [process.execPath, ATTACKER, ...args], { timeoutMs: 120_000 }).trim());
   }
 
-  addNode(options: { readonly certificate?: 'v2' | 'v1' | 'none' } = {}): LabNode {
+  /**
+   * A node with its own namespace and identity, trusting the org and holding a certificate:
+   * v2 (binding its WireGuard key) by default, v1 (no WireGuard key: for gossip-only nodes,
+   * which have no tunnel to bind), or none at all (unenrolled, trusting nobody). By default
+   * the node sits on the LAN; `site` places it elsewhere (behind a NAT) and returns its address.
+   */
+  addNode(
+    options: {
+      readonly certificate?: 'v2' | 'v1' | 'none';
+      readonly site?: (ns: Namespace, index: number) => string;
+    } = {},
+  ): LabNode {
     const index = this.nodes.length + 1;
     const name = `node-${index}`;
     const ns = this.topology.namespace(`n${index}`);
-    const pair = this.topology.veth(ns, this.hub);
-    const lanAddress = `192.168.${this.#subnet}.${index}`;
-    this.topology.addAddress(ns, pair.a.ifname, `${lanAddress}/24`);
-    this.topology.ipIn(this.hub, ['link', 'set', pair.b.ifname, 'master', 'br0']);
+    const lanAddress = options.site?.(ns, index) ?? this.attach(ns, [index]).address;
     const configDir = join(this.#root, name);
     this.cli(configDir, ['keygen']);
     const publicKey = this.cli(configDir, ['export']).trim();

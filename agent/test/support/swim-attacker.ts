@@ -3,13 +3,16 @@
  *
  *   node swim-attacker.js forge <target ip> <impersonated key b64> <victim key b64> <victim ip> <org key b64>
  *   node swim-attacker.js flood <target ip> <count>
+ *   node swim-attacker.js nat <rendezvous ip> <A key b64> <B key b64> <A's public ip> <B's public ip> <own ip>
  *
  * `forge` sends what someone who knows the mesh's public keys but holds none of its private
  * keys can send: Pings claiming to come from an admitted member that say a live member is
  * dead or has left, and org messages naming the trusted org but carrying a bad signature, or
  * validly signed by an org nobody trusts (a revocation of the victim, a vouch for a stranger,
  * an alias). `flood` sends Pings from fresh random keys, each with eight random gossip entries
- * and a junk certificate. It prints how many datagrams it sent.
+ * and a junk certificate. `nat` attacks NAT traversal: hole-punch requests to the rendezvous
+ * claiming to be A and naming the attacker's address, MGHP probes with guessed tokens at both
+ * NATed nodes, and relay frames claiming to come from A. It prints how many datagrams it sent.
  */
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
@@ -24,6 +27,8 @@ import {
   type OrgMessage,
 } from '@meshguard/core';
 import type { GossipEntry, GossipEvent } from '../../src/swim/gossip-entry-codec.js';
+import { encodeHolepunchProbe, encodeHolepunchRequest } from '../../src/nat/holepunch-codec.js';
+import { encodeRelayFrame } from '../../src/nat/relay-codec.js';
 import { encodeSwimMessage } from '../../src/swim/swim-codec.js';
 
 const PORT = 51821;
@@ -98,16 +103,57 @@ function flood(count: number): Generator<Uint8Array> {
   })();
 }
 
+function natAttack(args: readonly string[]): Array<{ bytes: Uint8Array; to: string }> {
+  const [aText, bText, aPublic, bPublic, ownAddress] = args;
+  if (
+    aText === undefined ||
+    bText === undefined ||
+    aPublic === undefined ||
+    bPublic === undefined ||
+    ownAddress === undefined
+  )
+    throw new Error('usage: nat <rendezvous ip> <A key> <B key> <A public ip> <B public ip> <own ip>');
+  const a = decodePublicKeyText(aText);
+  const b = decodePublicKeyText(bText);
+  const out: Array<{ bytes: Uint8Array; to: string }> = [];
+  const request = encodeHolepunchRequest({
+    senderPublicKey: a,
+    targetPublicKey: b,
+    publicEndpoint: { family: 4, address: ownAddress, port: PORT },
+    token: randomBytes(16),
+  });
+  const wireguard = Uint8Array.of(4, 0, 0, 0, ...randomBytes(60));
+  for (let i = 0; i < 20; i++) {
+    out.push({ bytes: request, to: 'rendezvous' });
+    out.push({
+      bytes: encodeRelayFrame({ senderPublicKey: a, targetPublicKey: b, payload: wireguard }),
+      to: 'rendezvous',
+    });
+    out.push({ bytes: encodeHolepunchProbe(randomBytes(16)), to: aPublic });
+    out.push({ bytes: encodeHolepunchProbe(randomBytes(16)), to: bPublic });
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const [mode, target, ...rest] = process.argv.slice(2);
   if (target === undefined) throw new Error('usage: swim-attacker.js forge|flood <target ip> …');
-  const datagrams = mode === 'forge' ? forgeries(rest) : mode === 'flood' ? flood(Number(rest[0])) : null;
+  const datagrams: Iterable<{ bytes: Uint8Array; to: string }> | null =
+    mode === 'forge'
+      ? forgeries(rest).map((bytes) => ({ bytes, to: target }))
+      : mode === 'flood'
+        ? (function* () {
+            for (const bytes of flood(Number(rest[0]))) yield { bytes, to: target };
+          })()
+        : mode === 'nat'
+          ? natAttack(rest).map((d) => ({ bytes: d.bytes, to: d.to === 'rendezvous' ? target : d.to }))
+          : null;
   if (datagrams === null) throw new Error(`unknown mode ${String(mode)}`);
   const socket = createSocket('udp4');
   let sent = 0;
   for (const d of datagrams) {
     await new Promise<void>((done, fail) => {
-      socket.send(d, PORT, target, (err) => {
+      socket.send(d.bytes, PORT, d.to, (err) => {
         if (err) fail(err);
         else done();
       });

@@ -3,13 +3,13 @@ import { ArgumentError, MeshguardError } from '@meshguard/core';
 import { controlRequest } from '../../daemon/control-client.js';
 import { controlSocketCandidates } from '../../daemon/control-paths.js';
 import { MESH_PORT, MeshRuntime, OPEN_WARNING, type PeerStatus } from '../../daemon/mesh-runtime.js';
-import { parseSeed } from '../../daemon/seeds.js';
+import { parseSeed, parseStunServer } from '../../daemon/seeds.js';
 import { parseEndpoint } from '../../wireguard/endpoint.js';
 import { parseCommandArgs } from '../args.js';
 import type { AsyncCommandHandler } from '../context.js';
 
 const UP_USAGE =
-  'meshguard up [--seed HOST[:PORT]]... [--port N] [--interface NAME] [--advertise IP:PORT] [--gossip-only] [--open]';
+  'meshguard up [--seed HOST[:PORT]]... [--stun HOST[:PORT]]... [--port N] [--interface NAME] [--advertise IP:PORT] [--metrics IP:PORT] [--gossip-only] [--open]';
 
 /** `meshguard up`: runs the node in the foreground until SIGINT/SIGTERM or `meshguard down`. */
 export const upCommand: AsyncCommandHandler = async (args, ctx) => {
@@ -17,9 +17,11 @@ export const upCommand: AsyncCommandHandler = async (args, ctx) => {
     args,
     {
       seed: { type: 'string', multiple: true },
+      stun: { type: 'string', multiple: true },
       port: { type: 'string' },
       interface: { type: 'string' },
       advertise: { type: 'string' },
+      metrics: { type: 'string' },
       'gossip-only': { type: 'boolean', default: false },
       open: { type: 'boolean', default: false },
     },
@@ -30,6 +32,7 @@ export const upCommand: AsyncCommandHandler = async (args, ctx) => {
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw new ArgumentError(`--port must be 1-65535, got ${values.port ?? ''}`);
   const seeds = (values.seed ?? []).map(parseSeed);
+  const stunServers = (values.stun ?? []).map(parseStunServer);
   try {
     await controlRequest(ctx.configDir, 'STATUS');
     throw new MeshguardError('conflict', 'meshguard is already running for this config dir (meshguard down)');
@@ -40,10 +43,12 @@ export const upCommand: AsyncCommandHandler = async (args, ctx) => {
     configDir: ctx.configDir,
     port,
     seeds,
+    stunServers,
     gossipOnly: values['gossip-only'],
     open: values.open,
     ...(values.interface === undefined ? {} : { interfaceName: values.interface }),
     ...(values.advertise === undefined ? {} : { advertise: parseEndpoint(values.advertise) }),
+    ...(values.metrics === undefined ? {} : { metrics: parseEndpoint(values.metrics) }),
     log: ctx.err,
   });
   await new Promise<void>((done) => {
@@ -93,18 +98,23 @@ export const statusCommand: AsyncCommandHandler = async (args, ctx) => {
   const trust = String(status['trust']);
   ctx.out(`trust:       ${trust === 'no-anchors' ? 'no-anchors (nobody is admitted: meshguard trust …)' : trust}`);
   if (trust === 'open') for (const line of OPEN_WARNING) ctx.err(line);
+  const nat = status['nat'] as { type: string; public_endpoint: string | null; reason: string } | undefined;
+  if (nat !== undefined) {
+    ctx.out(`nat:         ${nat.type}${nat.public_endpoint === null ? '' : ` ${nat.public_endpoint}`} (${nat.reason})`);
+  }
   const members = status['members'];
   if (!isPeerList(members) || members.length === 0) {
     ctx.out('peers:       none');
     return;
   }
-  const rows = [['MESH IP', 'STATE', 'ENDPOINT', 'TUNNEL', 'HANDSHAKE', 'RX', 'TX']];
+  const rows = [['MESH IP', 'STATE', 'ENDPOINT', 'NAT', 'PATH', 'HANDSHAKE', 'RX', 'TX']];
   for (const p of members) {
     rows.push([
       p.meshIPv4,
       p.state,
       p.endpoint ?? '-',
-      p.wireguard ? 'yes' : 'no',
+      p.natType,
+      p.path === null ? 'no tunnel' : p.path === 'relay' ? `relay ${p.relay ?? ''}` : p.path,
       ago(p.lastHandshake),
       String(p.rxBytes),
       String(p.txBytes),
