@@ -8,8 +8,17 @@ export interface Relay {
   readonly requesterKey: string | null;
   readonly requester: UdpEndpoint;
   readonly requesterSeq: bigint;
+  /** The requester cannot admit the target yet: answer as the target, with its certificate. */
+  readonly introduce: boolean;
   timer: Timer | null;
 }
+
+/**
+ * PingReq seqs with the top bit set ask for an introduction. The reference never sets it
+ * (its seqs count up from small numbers) and its helpers never answer, so the bit costs no
+ * compatibility; our own seqs stay below 2^48.
+ */
+export const INTRODUCTION_SEQ_FLAG = 1n << 63n;
 
 /**
  * The helper side of an indirect probe. The reference's helper pings the target and never

@@ -4,9 +4,10 @@ import type { Timer } from './timer-queue.js';
 
 /**
  * `periodic`: the one probe per protocol period. `confirm`: our own check of a third party's
- * suspect/dead/leave claim — the only way such a claim can change our view.
+ * suspect/dead/leave claim — the only way such a claim can change our view. `recheck`: a
+ * second look at a member we suspect while nobody confirms the suspicion (see SwimNode).
  */
-export type ProbeKind = 'periodic' | 'confirm';
+export type ProbeKind = 'periodic' | 'confirm' | 'recheck';
 
 export interface Probe {
   readonly seq: bigint;
@@ -20,7 +21,10 @@ export interface Probe {
   timer: Timer | null;
 }
 
-/** Probes awaiting an Ack, by seq; at most one periodic probe and a bounded number of confirmations. */
+/**
+ * Probes awaiting an Ack, by seq; at most one periodic probe and a bounded number of others
+ * (confirmations and rechecks share that bound).
+ */
 export class ProbeTracker {
   readonly #bySeq = new Map<bigint, Probe>();
   readonly #byMember = new Map<string, Probe>();

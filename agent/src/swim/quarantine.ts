@@ -7,6 +7,10 @@ export interface Candidate {
   readonly firstSeenAt: number;
   probes: number;
   lastProbeAt: number;
+  /** Where the member that told us about it speaks from: it knows the candidate, and can introduce it. */
+  introducer: UdpEndpoint | null;
+  /** The seq of our latest introduction request (a PingReq to the introducer), if any. */
+  introductionSeq: bigint | null;
 }
 
 export interface QuarantineLimits {
@@ -39,17 +43,34 @@ export class Quarantine {
   }
 
   /** Records a sighting; an existing candidate keeps its probe budget and first-seen time. */
-  offer(key: string, publicKey: Uint8Array, endpoint: UdpEndpoint, now: number): void {
+  offer(key: string, publicKey: Uint8Array, endpoint: UdpEndpoint, now: number, introducer: UdpEndpoint | null): void {
     const existing = this.#candidates.get(key);
     if (existing !== undefined) {
       existing.endpoint = endpoint;
+      existing.introducer ??= introducer;
       return;
     }
     if (this.#candidates.size >= this.limits.capacity) {
       const oldest = this.#candidates.keys().next().value;
       if (oldest !== undefined) this.#candidates.delete(oldest);
     }
-    this.#candidates.set(key, { key, publicKey, endpoint, firstSeenAt: now, probes: 0, lastProbeAt: -Infinity });
+    this.#candidates.set(key, {
+      key,
+      publicKey,
+      endpoint,
+      firstSeenAt: now,
+      probes: 0,
+      lastProbeAt: -Infinity,
+      introducer,
+      introductionSeq: null,
+    });
+  }
+
+  /** The candidate an Ack answers as an introduction: its seq, its sender, from its introducer. */
+  introduced(seq: bigint, key: string, from: UdpEndpoint): Candidate | null {
+    const c = this.#candidates.get(key);
+    if (c?.introductionSeq !== seq || c.introducer === null) return null;
+    return c.introducer.address === from.address && c.introducer.port === from.port ? c : null;
   }
 
   remove(key: string): void {

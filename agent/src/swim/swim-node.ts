@@ -16,7 +16,7 @@ import type { AliasRecord } from './alias-table.js';
 import { Awareness } from './awareness.js';
 import { BroadcastQueue, retransmitLimit } from './broadcast-queue.js';
 import { encodeGossipEntry, type GossipEntry, type GossipEvent } from './gossip-entry-codec.js';
-import { IndirectRelays } from './indirect-relays.js';
+import { INTRODUCTION_SEQ_FLAG, IndirectRelays } from './indirect-relays.js';
 import { Introductions } from './introductions.js';
 import { entryAbout, SelfEntry } from './member-entries.js';
 import { memberKey } from './member-key.js';
@@ -27,7 +27,7 @@ import { OrgFlood } from './org-flood.js';
 import { Outbox, type SendPurpose } from './outbox.js';
 import { adjustPatience, patienceOf } from './patience.js';
 import { ProbeTracker, type Probe, type ProbeKind } from './probe-tracker.js';
-import { Quarantine } from './quarantine.js';
+import { Quarantine, type Candidate } from './quarantine.js';
 import { CryptoRandom, randomBelow, sampleDistinct, type RandomSource } from './random-source.js';
 import { StatePushes } from './state-push.js';
 import { Suspicion, suspicionConfirmationsWanted, suspicionMinMs } from './suspicion.js';
@@ -495,7 +495,13 @@ export class SwimNode {
 
   // ---- probing ----
 
-  #startProbe(target: Member, kind: ProbeKind): void {
+  /**
+   * False when the limiter refused the Ping: then there is no probe at all. A Ping that never
+   * left cannot go unanswered, and timing it anyway turned our own congestion (a seed acking
+   * a thousand newcomers) into suspicions of members that were fine — one of which, its
+   * refutation lost in the join, was declared dead a suspicion timeout later.
+   */
+  #startProbe(target: Member, kind: ProbeKind): boolean {
     const seq = this.#nextSeq();
     const now = this.#clock.nowMs();
     const probe: Probe = {
@@ -509,8 +515,6 @@ export class SwimNode {
       timer: null,
     };
     this.#probes.add(probe);
-    this.#counters.probes++;
-    if (kind === 'confirm') this.#counters.confirmations++;
     // A confirming probe tells the subject what it is accused of, so it refutes at once
     // (Lifeguard's buddy rule): otherwise only the accuser spreads the claim, and the
     // subject may never hear it before the accuser's timer runs out.
@@ -519,10 +523,16 @@ export class SwimNode {
       claim === null || target.state !== 'alive'
         ? []
         : [encodeGossipEntry({ ...entryAbout(target, 'suspect'), lamport: claim.incarnation })];
-    this.#sendProbeMessage('ping', seq, target, probe.sentTo, 'probe', hint);
+    if (!this.#sendProbeMessage('ping', seq, target, probe.sentTo, 'probe', hint)) {
+      this.#probes.settle(seq);
+      return false;
+    }
+    this.#counters.probes++;
+    if (kind === 'confirm') this.#counters.confirmations++;
     probe.timer = this.#timers.schedule(now + this.config.probeTimeoutMs * this.#timeoutScale(target), () =>
       this.#directTimeout(probe),
     );
+    return true;
   }
 
   #directTimeout(probe: Probe): void {
@@ -561,6 +571,9 @@ export class SwimNode {
     this.#awareness.applyDelta(1);
     const m = probe.member;
     if (this.#table.get(m.key) !== m) return;
+    // A recheck only ever clears a suspicion; if the member was cleared meanwhile by other
+    // news, its next periodic probe judges it afresh.
+    if (probe.kind === 'recheck') return;
     const claim = m.claim;
     if (probe.kind === 'confirm' && claim !== null) {
       m.claim = null;
@@ -644,6 +657,11 @@ export class SwimNode {
       }
       return;
     }
+    const introduced = m.kind === 'ack' ? this.#quarantine.introduced(m.seq, key, from) : null;
+    if (introduced !== null && m.kind === 'ack') {
+      this.#onIntroduction(m, key, member, introduced, admission);
+      return;
+    }
     let registered = false;
     if (member === undefined) {
       // Its own alive entry, if it brought one, tells us where its incarnation stands.
@@ -689,9 +707,57 @@ export class SwimNode {
     }
   }
 
+  /**
+   * A member introduced by a helper: admitted by the certificate in the Ack (checked by the
+   * gate like any other), registered at the address gossip gave — never at the helper's,
+   * which this datagram came from — and not counted as contact from it.
+   */
+  #onIntroduction(
+    m: Ack,
+    key: string,
+    member: Member | undefined,
+    candidate: Candidate,
+    admission: Extract<Admission, { allowed: true }>,
+  ): void {
+    this.#quarantine.remove(key);
+    this.#counters.introductions++;
+    if (member !== undefined) {
+      this.#storeAdmission(member, admission);
+      return;
+    }
+    let incarnation = 0n;
+    for (const e of m.gossip) {
+      if (e.event === 'alive' && e.lamport > incarnation && bytesEqual(e.subjectPublicKey, m.senderPublicKey)) {
+        incarnation = e.lamport;
+      }
+    }
+    const added = this.#register(m.senderPublicKey, key, candidate.endpoint, incarnation, admission);
+    if (added === undefined) return;
+    for (const entry of m.gossip)
+      if (bytesEqual(entry.subjectPublicKey, m.senderPublicKey)) this.#applyEntry(entry, key);
+    this.#queueAbout(added, 'join');
+  }
+
   #onAck(m: Ack, senderKey: string, from: UdpEndpoint): void {
     const relay = this.#relays.take(m.seq, senderKey);
     if (relay !== undefined) {
+      const target = this.#table.get(relay.targetKey);
+      if (relay.introduce && target?.certificateBytes != null) {
+        // Introduction: the target's own Ack as we know it — its key, its alive entry, its
+        // certificate — so the requester can admit it by the org's signature, not our word.
+        const introduction = encodeProbeWithEncodedGossip(
+          'ack',
+          {
+            senderPublicKey: target.publicKey,
+            seq: relay.requesterSeq,
+            incarnation: target.restartEpoch,
+            certificate: target.certificateBytes,
+          },
+          [encodeGossipEntry(entryAbout(target, 'alive'))],
+        );
+        this.#transmit(introduction, relay.requester, 'relay');
+        return;
+      }
       const requester = relay.requesterKey === null ? null : (this.#table.get(relay.requesterKey) ?? null);
       this.#sendProbeMessage('ack', relay.requesterSeq, requester, relay.requester, 'relay', []);
       return;
@@ -726,6 +792,7 @@ export class SwimNode {
       requesterKey: requester === undefined ? null : key,
       requester: { address: from.address, port: from.port },
       requesterSeq: m.seq,
+      introduce: (m.seq & INTRODUCTION_SEQ_FLAG) !== 0n,
       timer: this.#timers.schedule(this.#clock.nowMs() + this.config.probeIntervalMs * this.#timeoutScale(target), () =>
         this.#relays.expire(seq),
       ),
@@ -790,7 +857,7 @@ export class SwimNode {
     const key = memberKey(e.subjectPublicKey);
     if (key === this.#key) this.#aboutSelf(e);
     else if (!isAllZero(e.subjectPublicKey) && (e.event === 'join' || e.event === 'alive')) {
-      this.#onAliveEntry(e, key, undefined);
+      this.#onAliveEntry(e, key, undefined, senderKey);
     }
   }
 
@@ -822,12 +889,14 @@ export class SwimNode {
     this.#rumours.enqueue(this.#key, this.#ownEntry().entry);
   }
 
-  #onAliveEntry(e: GossipEntry, key: string, member: Member | undefined): void {
+  #onAliveEntry(e: GossipEntry, key: string, member: Member | undefined, senderKey?: string): void {
     const verdict = this.#gate.admitSubject(e.subjectPublicKey, key, member);
     if (!verdict.allowed) {
       const endpoint = fromWireEndpoint(e.endpoint);
       if (member === undefined && endpoint !== null) {
-        this.#quarantine.offer(key, Uint8Array.from(e.subjectPublicKey), endpoint, this.#clock.nowMs());
+        const sender = senderKey === undefined ? undefined : this.#table.get(senderKey);
+        const introducer = sender !== undefined && isLive(sender) ? sender.endpoint : null;
+        this.#quarantine.offer(key, Uint8Array.from(e.subjectPublicKey), endpoint, this.#clock.nowMs(), introducer);
       }
       return;
     }
@@ -973,13 +1042,15 @@ export class SwimNode {
       return;
     }
     if (this.#probes.probing(member.key)) return; // that probe's outcome settles the claim
-    if (this.#probes.confirmationsInFlight >= this.config.maxConcurrentConfirmations) {
+    // Too many checks in flight, or no token for the Ping: try again shortly.
+    if (
+      this.#probes.confirmationsInFlight >= this.config.maxConcurrentConfirmations ||
+      !this.#startProbe(member, 'confirm')
+    ) {
       claim.timer = this.#timers.schedule(this.#clock.nowMs() + this.config.probeTimeoutMs, () =>
         this.#confirmClaim(member),
       );
-      return;
     }
-    this.#startProbe(member, 'confirm');
   }
 
   // ---- state transitions ----
@@ -1056,6 +1127,7 @@ export class SwimNode {
     m.suspicion = suspicion;
     this.#setState(m, 'suspect');
     this.#scheduleSuspicion(m);
+    this.#scheduleRecheck(m, suspicion);
     this.#emit({ type: 'member-suspect', member: snapshotMember(m) });
     // Our own verdict, gossiped even when it confirms another's: each copy from a distinct
     // node is a confirmation that shortens everyone else's timer.
@@ -1068,6 +1140,28 @@ export class SwimNode {
     if (m.suspicionTimer !== null) m.suspicionTimer.cancelled = true;
     m.suspicionTimer = this.#timers.schedule(Math.max(s.deadline, this.#clock.nowMs()), () => {
       if (m.suspicion === s && m.state === 'suspect' && this.#table.get(m.key) === m) this.#markDead(m, 'failure');
+    });
+  }
+
+  /**
+   * A suspicion nobody confirms rests on our evidence alone, and the refutation that would
+   * clear it is a rumour, which can die out before it reaches us: in a mass join the queues
+   * hold a thousand rumours for seconds. At N = 1000 the unconfirmed suspicion then runs its
+   * full 72 s, while the round-robin only comes back to the member ~1000 periods later — so a
+   * live member was declared dead. Hence, every half minimum timeout, we probe it once more
+   * ourselves (the Ping carries the suspicion, so it also refutes) and an answer clears it. A
+   * member others confirm as failed is left alone: real crashes cost nothing extra, and no
+   * recheck ever makes a death come sooner or later.
+   */
+  #scheduleRecheck(m: Member, s: Suspicion): void {
+    const interval = Math.max(this.config.probeIntervalMs, Math.floor(s.minMs / 2));
+    this.#timers.schedule(this.#clock.nowMs() + interval, () => {
+      if (this.#table.get(m.key) !== m || m.suspicion !== s || m.state !== 'suspect' || m.endpoint === null) return;
+      if (s.confirmations >= s.k || s.deadline - this.#clock.nowMs() < this.config.probeTimeoutMs) return;
+      this.#scheduleRecheck(m, s);
+      if (this.#probes.probing(m.key)) return;
+      if (this.#probes.confirmationsInFlight >= this.config.maxConcurrentConfirmations) return;
+      this.#startProbe(m, 'recheck');
     });
   }
 
@@ -1342,6 +1436,18 @@ export class SwimNode {
         [this.#ownEntry().bytes, encodeGossipEntry(aboutYou)],
       );
       if (!this.#transmit(ping, candidate.endpoint, 'quarantine')) return;
+      // From the second try on, also ask the member that told us about it to introduce it:
+      // behind a NAT that drops our Pings, its certificate can reach us only through them.
+      if (candidate.probes >= 2 && candidate.introducer !== null) {
+        candidate.introductionSeq = this.#nextSeq() | INTRODUCTION_SEQ_FLAG;
+        const request = encodeSwimMessage({
+          kind: 'ping-req',
+          senderPublicKey: this.publicKey,
+          targetPublicKey: candidate.publicKey,
+          seq: candidate.introductionSeq,
+        });
+        if (!this.#transmit(request, candidate.introducer, 'quarantine')) return;
+      }
     }
   }
 

@@ -42,6 +42,8 @@ export interface SwimCounters {
   staleIgnored: number;
   implausibleIgnored: number;
   claimsIgnored: number;
+  /** Members admitted through a helper's introduction (their certificate relayed). */
+  introductions: number;
 }
 
 export function zeroCounters(): SwimCounters {
@@ -63,5 +65,6 @@ export function zeroCounters(): SwimCounters {
     staleIgnored: 0,
     implausibleIgnored: 0,
     claimsIgnored: 0,
+    introductions: 0,
   };
 }

@@ -216,9 +216,9 @@ describe('Quarantine (spec §7.9)', () => {
 
   it('replaces the oldest when full, spaces probes and stops after the budget or the TTL', () => {
     const q = new Quarantine(limits);
-    q.offer('a', new Uint8Array(32), endpoint, 0);
-    q.offer('b', new Uint8Array(32), endpoint, 0);
-    q.offer('c', new Uint8Array(32), endpoint, 0);
+    q.offer('a', new Uint8Array(32), endpoint, 0, null);
+    q.offer('b', new Uint8Array(32), endpoint, 0, null);
+    q.offer('c', new Uint8Array(32), endpoint, 0, null);
     assert.equal(q.size, 2);
     assert.equal(q.has('a'), false);
     let probes = 0;

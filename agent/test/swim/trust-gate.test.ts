@@ -139,6 +139,61 @@ describe('SwimNode trust gate', () => {
     assert.equal(h.node.stats().quarantine, 0);
   });
 
+  it('a subject our Pings cannot reach is introduced by the member that told us of it, at its gossiped address', () => {
+    const h = new Harness();
+    const [a, b] = [h.peer(1), h.peer(2)];
+    h.introduce(a);
+    h.takeSent();
+    h.ping(a, [h.entry(b, 'alive')]);
+    h.advance(1500); // b never answers: the second try also asks a for an introduction
+    const requests = h.sentTo(a, 'ping-req');
+    assert.equal(requests.length, 1);
+    const request = requests[0]!;
+    assert.ok(request.seq >= 1n << 63n, 'an introduction request sets the top seq bit');
+    assert.deepEqual(request.targetPublicKey, b.keys.publicKey);
+    // From a, but for another seq: not an introduction (an ordinary Ack from a's address).
+    h.ack(b, request.seq ^ 1n, [h.selfEntry(b)], { from: a.endpoint, certificate: false });
+    assert.equal(h.state(b), undefined);
+    // From a: admitted by b's certificate, registered at the gossiped address, not a's.
+    h.ack(b, request.seq, [h.selfEntry(b)], { from: a.endpoint });
+    assert.equal(h.state(b), 'alive');
+    assert.deepEqual(h.node.member(b.keys.publicKey)?.endpoint, b.endpoint);
+    assert.equal(h.node.stats().counters.introductions, 1);
+    // Without a valid certificate an introduction admits nobody.
+    const c = h.peer(3);
+    h.ping(a, [h.entry(c, 'alive')]);
+    h.advance(1500);
+    const forC = h.sentTo(a, 'ping-req').find((r) => Buffer.from(r.targetPublicKey).equals(c.keys.publicKey));
+    assert.ok(forC !== undefined);
+    h.ack(c, forC.seq, [h.selfEntry(c)], { from: a.endpoint, certificate: false });
+    assert.equal(h.state(c), undefined);
+  });
+
+  it('as a helper, answers an introduction request with the target’s own Ack and certificate', () => {
+    const h = new Harness();
+    const [a, b] = [h.peer(1), h.peer(2)];
+    h.introduce(a, b);
+    h.takeSent();
+    const seq = (1n << 63n) | 77n;
+    h.pingReq(a, b, seq);
+    const ping = h.sentTo(b, 'ping')[0]!;
+    h.takeSent();
+    h.ack(b, ping.seq, [h.selfEntry(b)]);
+    const answers = h.sentTo(a, 'ack');
+    assert.equal(answers.length, 1);
+    const answer = answers[0]!;
+    assert.equal(answer.seq, seq);
+    assert.deepEqual(answer.senderPublicKey, b.keys.publicKey);
+    assert.deepEqual(answer.certificate, b.certificate);
+    // An ordinary PingReq still gets our own Ack, as before.
+    h.takeSent();
+    h.pingReq(a, b, 78n);
+    const ping2 = h.sentTo(b, 'ping')[0]!;
+    h.takeSent();
+    h.ack(b, ping2.seq, [h.selfEntry(b)]);
+    assert.deepEqual(h.sentTo(a, 'ack')[0]!.senderPublicKey, h.self.keys.publicKey);
+  });
+
   it('open mode caps how fast unauthenticated members can be added', () => {
     const h = new Harness({
       trust: 'open',
