@@ -20,6 +20,7 @@ import {
   wireguardGoAvailable,
   type Namespace,
 } from '../test/support/netns.js';
+import { iperf, ping } from './measure.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -39,38 +40,13 @@ async function waitFor(check: () => boolean, ms: number, what: string): Promise<
   throw new Error(`timed out waiting for ${what}`);
 }
 
-function iperf(t: Topology, client: Namespace, server: Namespace, address: string, streams: number): number {
-  const srv = t.spawn(server, ['iperf3', '-s', '-1']);
-  try {
-    // iperf3 -s needs a moment to listen; retry the client until it connects.
-    for (let attempt = 0; ; attempt++) {
-      const r = t.tryExec(client, ['iperf3', '-c', address, '-t', String(SECONDS), '-P', String(streams), '-J'], {
-        timeoutMs: (SECONDS + 20) * 1000,
-      });
-      const json = (r.stdout.trim().startsWith('{') ? JSON.parse(r.stdout) : {}) as {
-        error?: string;
-        end?: { sum_received?: { bits_per_second: number } };
-      };
-      const bps = json.end?.sum_received?.bits_per_second;
-      if (r.status === 0 && json.error === undefined && bps !== undefined) return bps / 1e9;
-      if (attempt >= 20) throw new Error(`iperf3 failed: ${json.error ?? ''} ${r.stderr}`);
-      t.tryExec(client, ['sleep', '0.2']);
-    }
-  } finally {
-    srv.killNow();
-  }
-}
-
-function ping(t: Topology, from: Namespace, address: string): number {
-  const out = t.exec(from, ['ping', '-c', '20', '-i', '0.2', '-q', address], { timeoutMs: 30_000 });
-  const m = /= [\d.]+\/([\d.]+)\//.exec(out);
-  if (m === null) throw new Error(`cannot parse ping output: ${out}`);
-  return Number(m[1]);
-}
-
 function measure(t: Topology, a: Namespace, b: Namespace, address: string): Result {
   ping(t, a, address); // warm up: handshake, ARP/ND
-  return { single: iperf(t, a, b, address, 1), quad: iperf(t, a, b, address, 4), rttMs: ping(t, a, address) };
+  return {
+    single: iperf(t, a, b, address, 1, SECONDS),
+    quad: iperf(t, a, b, address, 4, SECONDS),
+    rttMs: ping(t, a, address),
+  };
 }
 
 function pair(label: string): { t: Topology; a: Namespace; b: Namespace } {

@@ -22,18 +22,28 @@ export interface RelayServiceDeps {
 }
 
 export interface RelayLimits {
-  /** Per sender identity (spec §9.2: 50 frames/s, burst 100). */
+  /** Per sender identity. */
   readonly framesPerSecond: number;
   readonly burst: number;
+  /** All relaying together: what this node lends the mesh of its uplink. */
+  readonly totalFramesPerSecond: number;
   /** Distinct sender→target pairs this node relays for at once; a new pair beyond it is refused. */
   readonly capacity: number;
   /** A pair with no frame for this long frees its capacity slot. */
   readonly pairIdleMs: number;
 }
 
+/**
+ * The reference allows 50 frames/s per sender (spec §9.2): about 0.5 Mbit/s of full-size
+ * packets, which makes a relayed tunnel unusable for anything but keepalives. It keys that
+ * limit on a claimed identity; ours is keyed on an identity proven by its source address, so
+ * it can afford to be a real budget: 4000 frames/s (~45 Mbit/s at 1.4 kB) per sender, 16 000
+ * for all senders together.
+ */
 export const DEFAULT_RELAY_LIMITS: RelayLimits = {
-  framesPerSecond: 50,
-  burst: 100,
+  framesPerSecond: 4000,
+  burst: 1000,
+  totalFramesPerSecond: 16_000,
   capacity: 32,
   pairIdleMs: 60_000,
 };
@@ -66,9 +76,8 @@ export class RelayService {
     this.#limiter = new SourceRateLimiter({
       perSourceBurst: this.#limits.burst,
       perSourceRefillMs: 1000 / this.#limits.framesPerSecond,
-      // The global bucket caps all relaying together: capacity pairs at the per-sender rate.
-      globalBurst: this.#limits.burst * this.#limits.capacity,
-      globalRefillMs: 1000 / (this.#limits.framesPerSecond * this.#limits.capacity),
+      globalBurst: this.#limits.burst * 4,
+      globalRefillMs: 1000 / this.#limits.totalFramesPerSecond,
       maxSources: 4 * this.#limits.capacity,
     });
   }

@@ -68,8 +68,8 @@ describe('RelayService', () => {
     });
   });
 
-  it('rate-limits each sender to its burst, then 50 frames/s', () => {
-    const { service, forwarded } = relay();
+  it('rate-limits each sender to its burst, then its rate', () => {
+    const { service, forwarded } = relay({ framesPerSecond: 50, burst: 100 });
     for (let i = 0; i < 150; i++) service.handleFrame(frame(A, B), A_AT, 0);
     assert.equal(forwarded.length, 100);
     service.handleFrame(frame(A, B), A_AT, 19);
