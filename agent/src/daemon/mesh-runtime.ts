@@ -408,6 +408,7 @@ export class MeshRuntime {
       port: this.#udp.port,
       mode: this.device === null ? 'gossip-only' : 'userspace',
       nat: this.natStatus(),
+      swim: this.#swimStatus(),
       trust: trustMode(this.#trust.current),
       peers: { alive: count('alive'), suspected: count('suspect'), dead: count('dead') },
       members: this.peers(),
@@ -468,6 +469,19 @@ export class MeshRuntime {
         }
         return { rx, tx };
       },
+    };
+  }
+
+  /** Table sizes and protocol counters (all plain numbers: the status is JSON). */
+  #swimStatus(): unknown {
+    const s = this.swim.stats();
+    return {
+      members: s.members,
+      live_members: s.liveMembers,
+      quarantine: s.quarantine,
+      relays: s.relays,
+      incarnation: s.incarnation.toString(),
+      counters: s.counters,
     };
   }
 

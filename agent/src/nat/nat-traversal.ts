@@ -72,6 +72,7 @@ export interface NatStatus {
 }
 
 export const DEFAULT_STUN_REFRESH_MS = 300_000;
+const PATH_TICK_MS = 500;
 
 /**
  * NAT traversal for one node, sans I/O: STUN classification (refreshed, so a changed mapping
@@ -90,6 +91,7 @@ export class NatTraversal {
   #probe: StunProbe | null = null;
   #nextStunAt = 0;
   #classified = false;
+  #pathsTickedAt = -Infinity;
 
   constructor(options: NatTraversalOptions) {
     this.#o = options;
@@ -235,6 +237,9 @@ export class NatTraversal {
     for (const { peer, outcome } of this.#puncher.takeOutcomes()) {
       if (outcome === 'failed') this.#paths.punchFailed(peer, nowMs);
     }
+    // Paths change on a scale of seconds; probes above need the fine tick, this does not.
+    if (nowMs - this.#pathsTickedAt < PATH_TICK_MS) return;
+    this.#pathsTickedAt = nowMs;
     const membership = this.#o.membership;
     const peers = [...this.#o.dataPlane.peers()].map((p) => ({
       publicKey: p.publicKey,

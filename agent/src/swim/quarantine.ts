@@ -7,10 +7,12 @@ export interface Candidate {
   readonly firstSeenAt: number;
   probes: number;
   lastProbeAt: number;
-  /** Where the member that told us about it speaks from: it knows the candidate, and can introduce it. */
-  introducer: UdpEndpoint | null;
-  /** The seq of our latest introduction request (a PingReq to the introducer), if any. */
+  /** The member that told us about it: it knows the candidate, and can introduce it. */
+  introducerKey: string | null;
+  /** The seq of our latest introduction request (PingReqs to helpers), if any. */
   introductionSeq: bigint | null;
+  /** The helpers that request went to: only their answers count. */
+  askedHelpers: UdpEndpoint[];
 }
 
 export interface QuarantineLimits {
@@ -43,11 +45,11 @@ export class Quarantine {
   }
 
   /** Records a sighting; an existing candidate keeps its probe budget and first-seen time. */
-  offer(key: string, publicKey: Uint8Array, endpoint: UdpEndpoint, now: number, introducer: UdpEndpoint | null): void {
+  offer(key: string, publicKey: Uint8Array, endpoint: UdpEndpoint, now: number, introducerKey: string | null): void {
     const existing = this.#candidates.get(key);
     if (existing !== undefined) {
       existing.endpoint = endpoint;
-      existing.introducer ??= introducer;
+      existing.introducerKey ??= introducerKey;
       return;
     }
     if (this.#candidates.size >= this.limits.capacity) {
@@ -61,16 +63,17 @@ export class Quarantine {
       firstSeenAt: now,
       probes: 0,
       lastProbeAt: -Infinity,
-      introducer,
+      introducerKey,
       introductionSeq: null,
+      askedHelpers: [],
     });
   }
 
-  /** The candidate an Ack answers as an introduction: its seq, its sender, from its introducer. */
+  /** The candidate an Ack answers as an introduction: its seq, its sender, from a helper we asked. */
   introduced(seq: bigint, key: string, from: UdpEndpoint): Candidate | null {
     const c = this.#candidates.get(key);
-    if (c?.introductionSeq !== seq || c.introducer === null) return null;
-    return c.introducer.address === from.address && c.introducer.port === from.port ? c : null;
+    if (c?.introductionSeq !== seq) return null;
+    return c.askedHelpers.some((h) => h.address === from.address && h.port === from.port) ? c : null;
   }
 
   remove(key: string): void {

@@ -720,7 +720,7 @@ export class SwimNode {
     admission: Extract<Admission, { allowed: true }>,
   ): void {
     this.#quarantine.remove(key);
-    this.#counters.introductions++;
+    this.#counters.introducedByHelpers++;
     if (member !== undefined) {
       this.#storeAdmission(member, admission);
       return;
@@ -894,9 +894,7 @@ export class SwimNode {
     if (!verdict.allowed) {
       const endpoint = fromWireEndpoint(e.endpoint);
       if (member === undefined && endpoint !== null) {
-        const sender = senderKey === undefined ? undefined : this.#table.get(senderKey);
-        const introducer = sender !== undefined && isLive(sender) ? sender.endpoint : null;
-        this.#quarantine.offer(key, Uint8Array.from(e.subjectPublicKey), endpoint, this.#clock.nowMs(), introducer);
+        this.#quarantine.offer(key, Uint8Array.from(e.subjectPublicKey), endpoint, this.#clock.nowMs(), senderKey ?? null);
       }
       return;
     }
@@ -1436,19 +1434,37 @@ export class SwimNode {
         [this.#ownEntry().bytes, encodeGossipEntry(aboutYou)],
       );
       if (!this.#transmit(ping, candidate.endpoint, 'quarantine')) return;
-      // From the second try on, also ask the member that told us about it to introduce it:
-      // behind a NAT that drops our Pings, its certificate can reach us only through them.
-      if (candidate.probes >= 2 && candidate.introducer !== null) {
-        candidate.introductionSeq = this.#nextSeq() | INTRODUCTION_SEQ_FLAG;
-        const request = encodeSwimMessage({
-          kind: 'ping-req',
-          senderPublicKey: this.publicKey,
-          targetPublicKey: candidate.publicKey,
-          seq: candidate.introductionSeq,
-        });
-        if (!this.#transmit(request, candidate.introducer, 'quarantine')) return;
-      }
+      // From the second try on, also ask for an introduction: behind a NAT that drops our
+      // Pings, its certificate can reach us only through a member that reaches it.
+      if (candidate.probes >= 2 && !this.#askForIntroduction(candidate)) return;
     }
+  }
+
+  /**
+   * PingReqs (top seq bit set) to the member that told us of the candidate, if we reach it
+   * directly, and to one other member we reach directly — the teller may itself be behind a
+   * NAT we only reach through others. False if the send limiter refused.
+   */
+  #askForIntroduction(candidate: Candidate): boolean {
+    // Reached directly: it answered a probe, or spoke to us from its address.
+    const reachable = (m: Member | undefined): m is Member =>
+      m !== undefined && m.state === 'alive' && m.endpoint !== null && (m.endpointConfirmed || m.heardFrom);
+    const helpers: Member[] = [];
+    const teller = candidate.introducerKey === null ? undefined : this.#table.get(candidate.introducerKey);
+    if (reachable(teller)) helpers.push(teller);
+    const [other] = sampleDistinct(this.#random, this.#table.all(), 1, (m) => reachable(m) && m !== teller);
+    if (other !== undefined) helpers.push(other);
+    if (helpers.length === 0) return true;
+    candidate.introductionSeq = this.#nextSeq() | INTRODUCTION_SEQ_FLAG;
+    candidate.askedHelpers = helpers.map((h) => h.endpoint!);
+    const request = encodeSwimMessage({
+      kind: 'ping-req',
+      senderPublicKey: this.publicKey,
+      targetPublicKey: candidate.publicKey,
+      seq: candidate.introductionSeq,
+    });
+    for (const h of helpers) if (!this.#transmit(request, h.endpoint!, 'quarantine')) return false;
+    return true;
   }
 
   #pumpLeave(): void {

@@ -43,7 +43,7 @@ export interface SwimCounters {
   implausibleIgnored: number;
   claimsIgnored: number;
   /** Members admitted through a helper's introduction (their certificate relayed). */
-  introductions: number;
+  introducedByHelpers: number;
 }
 
 export function zeroCounters(): SwimCounters {
@@ -65,6 +65,6 @@ export function zeroCounters(): SwimCounters {
     staleIgnored: 0,
     implausibleIgnored: 0,
     claimsIgnored: 0,
-    introductions: 0,
+    introducedByHelpers: 0,
   };
 }
