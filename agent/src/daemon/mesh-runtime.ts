@@ -619,6 +619,10 @@ class SwimMembership implements NatMembership {
   advertise(publicEndpoint: UdpEndpoint | null, natType: NatMember['natType']): void {
     this.#swim.advertiseNat(publicEndpoint, natType);
   }
+
+  requestIntroduction(publicKey: Uint8Array, via: UdpEndpoint): void {
+    this.#swim.requestIntroduction(publicKey, via);
+  }
 }
 
 function natMember(m: MemberSnapshot): NatMember {

@@ -25,6 +25,8 @@ export interface NatMembership {
   liveMembers(): Iterable<NatMember>;
   /** Our public endpoint and NAT type changed: advertise them. */
   advertise(publicEndpoint: UdpEndpoint | null, natType: NatType): void;
+  /** Ask the live member at `via` to introduce a key we do not know. */
+  requestIntroduction(publicKey: Uint8Array, via: UdpEndpoint): void;
 }
 
 /** A WireGuard peer, named by the identity of its member. */
@@ -125,6 +127,9 @@ export class NatTraversal {
         self: options.self,
         member: (key) => m.member(key),
         isLiveMemberAt: (from) => m.memberAt(from) !== null,
+        unknownSender: (sender, relay) => {
+          m.requestIntroduction(sender, relay);
+        },
         forward: (bytes, to) => {
           options.send(bytes, to);
         },

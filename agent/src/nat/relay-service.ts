@@ -17,6 +17,11 @@ export interface RelayServiceDeps {
   isLiveMemberAt(from: UdpEndpoint): boolean;
   /** Forward the frame, byte for byte, to the target. */
   forward(frame: Uint8Array, to: UdpEndpoint): void;
+  /**
+   * A frame for us from a key we do not know, through a live member: the sender knows us but
+   * we missed the news of it (rumours can miss a NATed node); ask the relay to introduce it.
+   */
+  unknownSender(sender: Uint8Array, relay: UdpEndpoint): void;
   /** A frame for us: its WireGuard payload, the claimed sender, and the relay it came through. */
   deliver(payload: Uint8Array, sender: Uint8Array, relay: UdpEndpoint): void;
 }
@@ -96,7 +101,12 @@ export class RelayService {
       throw err;
     }
     const sender = this.#deps.member(frame.senderPublicKey);
-    if (sender === null || !sender.live) return this.#drop('sender not a live member');
+    if (sender === null || !sender.live) {
+      if (sender === null && bytesEqual(frame.targetPublicKey, this.#deps.self) && this.#deps.isLiveMemberAt(from)) {
+        this.#deps.unknownSender(frame.senderPublicKey, from);
+      }
+      return this.#drop('sender not a live member');
+    }
     if (bytesEqual(frame.targetPublicKey, this.#deps.self)) {
       // Through a relay: `from` is the relay, which must itself be a live member.
       if (bytesEqual(frame.senderPublicKey, this.#deps.self)) return this.#drop('our own frame');

@@ -3,7 +3,8 @@ import type { UdpEndpoint } from '../wireguard/endpoint.js';
 export interface Candidate {
   readonly key: string;
   readonly publicKey: Uint8Array;
-  endpoint: UdpEndpoint;
+  /** Its gossiped address; null when we only know it exists (an introduction we asked for). */
+  endpoint: UdpEndpoint | null;
   readonly firstSeenAt: number;
   probes: number;
   lastProbeAt: number;
@@ -67,6 +68,32 @@ export class Quarantine {
       introductionSeq: null,
       askedHelpers: [],
     });
+  }
+
+  /**
+   * A key we have no address for but want introduced (someone we do not know is sending us
+   * tunnel traffic through `helper`): no direct probes, one introduction request, which the
+   * caller sends with `seq`. False if already a candidate.
+   */
+  wantIntroduction(key: string, publicKey: Uint8Array, helper: UdpEndpoint, seq: bigint, now: number): boolean {
+    if (this.#candidates.has(key)) return false;
+    if (this.#candidates.size >= this.limits.capacity) {
+      const oldest = this.#candidates.keys().next().value;
+      if (oldest !== undefined) this.#candidates.delete(oldest);
+    }
+    this.#candidates.set(key, {
+      key,
+      publicKey,
+      endpoint: null,
+      firstSeenAt: now,
+      // Counted as exhausted, so `due` never probes it and drops it one gap after now.
+      probes: this.limits.maxProbes,
+      lastProbeAt: now,
+      introducerKey: null,
+      introductionSeq: seq,
+      askedHelpers: [helper],
+    });
+    return true;
   }
 
   /** The candidate an Ack answers as an introduction: its seq, its sender, from a helper we asked. */

@@ -29,6 +29,7 @@ import { adjustPatience, patienceOf } from './patience.js';
 import { ProbeTracker, type Probe, type ProbeKind } from './probe-tracker.js';
 import { Quarantine, type Candidate } from './quarantine.js';
 import { CryptoRandom, randomBelow, sampleDistinct, type RandomSource } from './random-source.js';
+import { RecentSet } from './recent-set.js';
 import { StatePushes } from './state-push.js';
 import { Suspicion, suspicionConfirmationsWanted, suspicionMinMs } from './suspicion.js';
 import { resolveSwimConfig, type SwimConfig } from './swim-config.js';
@@ -122,6 +123,8 @@ export class SwimNode {
   readonly #outbox: Outbox;
   readonly #growth: TokenBucket;
   readonly #quarantineBudget: TokenBucket;
+  /** Keys we asked to be introduced lately: one request per key per 10 s, bounded. */
+  readonly #introductionCooldown = new RecentSet(256, 10_000);
   readonly #selfEntry: SelfEntry;
   readonly #restartEpoch: bigint;
   readonly #counters: SwimCounters = zeroCounters();
@@ -423,10 +426,17 @@ export class SwimNode {
       if (!this.#sendProbeMessage('ping', this.#nextSeq(), target, target.endpoint!, 'greeting', [aboutYou])) return;
     }
     if (this.#rumours.size === 0) return;
+    // Greetings carry rumours too, but only to members that may not know us: members everyone
+    // already knows (seeds, above all) heard nothing for as long as a mass join's greetings
+    // lasted — refutations of their own suspicions included. One random target per round at
+    // least keeps every member in the epidemic.
     const random = sampleDistinct(
       this.#random,
       this.#table.all(),
-      pace(this.#rumours.size, this.config.gossipFanout) - greet.length,
+      Math.max(
+        Math.min(1, this.config.gossipFanout),
+        pace(this.#rumours.size, this.config.gossipFanout) - greet.length,
+      ),
       (m) => !greet.includes(m) && this.#isReachable(m),
     );
     // One-way, like memberlist's gossip: an Ack no probe is waiting for is applied as gossip
@@ -731,7 +741,11 @@ export class SwimNode {
         incarnation = e.lamport;
       }
     }
-    const added = this.#register(m.senderPublicKey, key, candidate.endpoint, incarnation, admission);
+    // Its address: what gossip told us, else what the introducer says in its alive entry.
+    const own = m.gossip.find((e) => e.event === 'alive' && bytesEqual(e.subjectPublicKey, m.senderPublicKey));
+    const endpoint = candidate.endpoint ?? fromWireEndpoint(own?.endpoint ?? null);
+    if (endpoint === null) return;
+    const added = this.#register(m.senderPublicKey, key, endpoint, incarnation, admission);
     if (added === undefined) return;
     for (const entry of m.gossip)
       if (bytesEqual(entry.subjectPublicKey, m.senderPublicKey)) this.#applyEntry(entry, key);
@@ -894,7 +908,13 @@ export class SwimNode {
     if (!verdict.allowed) {
       const endpoint = fromWireEndpoint(e.endpoint);
       if (member === undefined && endpoint !== null) {
-        this.#quarantine.offer(key, Uint8Array.from(e.subjectPublicKey), endpoint, this.#clock.nowMs(), senderKey ?? null);
+        this.#quarantine.offer(
+          key,
+          Uint8Array.from(e.subjectPublicKey),
+          endpoint,
+          this.#clock.nowMs(),
+          senderKey ?? null,
+        );
       }
       return;
     }
@@ -1325,7 +1345,6 @@ export class SwimNode {
     if (recipient === null || recipient.selfSentIncarnation !== this.#incarnation) {
       entries.push(this.#ownEntry().bytes);
       coveredSelf = true;
-      if (recipient !== null) recipient.selfSentIncarnation = this.#incarnation;
     }
     for (const bytes of extra) if (entries.length < GOSSIP_LIMIT) entries.push(bytes);
     if (entries.length < GOSSIP_LIMIT) {
@@ -1347,7 +1366,11 @@ export class SwimNode {
       },
       entries,
     );
-    return this.#transmit(bytes, to, purpose);
+    if (!this.#transmit(bytes, to, purpose)) return false;
+    // Only once it left: a self entry the limiter dropped (a seed's Ack in a mass join) would
+    // otherwise never be sent to that member again, and with it our WireGuard key.
+    if (coveredSelf && recipient !== null) recipient.selfSentIncarnation = this.#incarnation;
+    return true;
   }
 
   /** Timeouts for probing `m`: our own local health plus its patience, capped at (awarenessMax + 1)×. */
@@ -1405,7 +1428,8 @@ export class SwimNode {
     for (;;) {
       const candidate = this.#quarantine.due(now);
       if (candidate === null) return;
-      if (this.#table.get(candidate.key) !== undefined) {
+      const endpoint = candidate.endpoint;
+      if (this.#table.get(candidate.key) !== undefined || endpoint === null) {
         this.#quarantine.remove(candidate.key);
         continue;
       }
@@ -1418,7 +1442,7 @@ export class SwimNode {
         subjectPublicKey: candidate.publicKey,
         event: 'alive',
         lamport: 0n,
-        endpoint: toWireEndpoint(candidate.endpoint),
+        endpoint: toWireEndpoint(endpoint),
         wgPublicKey: null,
         publicEndpoint: null,
         natType: 'unknown',
@@ -1433,11 +1457,35 @@ export class SwimNode {
         },
         [this.#ownEntry().bytes, encodeGossipEntry(aboutYou)],
       );
-      if (!this.#transmit(ping, candidate.endpoint, 'quarantine')) return;
+      if (!this.#transmit(ping, endpoint, 'quarantine')) return;
       // From the second try on, also ask for an introduction: behind a NAT that drops our
       // Pings, its certificate can reach us only through a member that reaches it.
       if (candidate.probes >= 2 && !this.#askForIntroduction(candidate)) return;
     }
+  }
+
+  /**
+   * Asks the member at `via` to introduce `publicKey`, a key we do not know that is reaching us
+   * through it (relayed tunnel traffic: it knows us, we never heard of it — a rumour that
+   * missed us behind a NAT). Only through a live member, at most once per key per cooldown.
+   */
+  requestIntroduction(publicKey: Uint8Array, via: UdpEndpoint): boolean {
+    const key = memberKey(publicKey);
+    if (key === this.#key || this.#table.get(key) !== undefined) return false;
+    const helper = this.#table.all().find((m) => isLive(m) && sameUdpEndpoint(m.endpoint, via));
+    if (helper === undefined) return false;
+    const now = this.#clock.nowMs();
+    if (this.#introductionCooldown.has(key, now)) return false;
+    this.#introductionCooldown.add(key, now);
+    const seq = this.#nextSeq() | INTRODUCTION_SEQ_FLAG;
+    if (!this.#quarantine.wantIntroduction(key, Uint8Array.from(publicKey), helper.endpoint!, seq, now)) return false;
+    const request = encodeSwimMessage({
+      kind: 'ping-req',
+      senderPublicKey: this.publicKey,
+      targetPublicKey: publicKey,
+      seq,
+    });
+    return this.#transmit(request, helper.endpoint!, 'quarantine');
   }
 
   /**

@@ -22,6 +22,7 @@ function relay(limits = {}) {
   ]);
   const forwarded: Array<{ bytes: Uint8Array; to: UdpEndpoint }> = [];
   const delivered: Array<{ sender: Uint8Array; relay: UdpEndpoint }> = [];
+  const unknown: Array<{ sender: Uint8Array; relay: UdpEndpoint }> = [];
   const service = new RelayService(
     {
       self: SELF,
@@ -29,10 +30,11 @@ function relay(limits = {}) {
       isLiveMemberAt: (from) => [...members.values()].some((m) => m.endpoint?.address === from.address),
       forward: (bytes, to) => forwarded.push({ bytes, to }),
       deliver: (_payload, sender, via) => delivered.push({ sender, relay: via }),
+      unknownSender: (sender, via) => unknown.push({ sender, relay: via }),
     },
     limits,
   );
-  return { service, members, forwarded, delivered };
+  return { service, members, forwarded, delivered, unknown };
 }
 
 const frame = (sender: Uint8Array, target: Uint8Array): Uint8Array =>
@@ -89,6 +91,15 @@ describe('RelayService', () => {
     assert.equal(service.stats.dropped['relay at capacity'], 1);
     service.handleFrame(frame(B, A), B_AT, 1000);
     assert.equal(forwarded.length, 2);
+  });
+
+  it('a frame for us from a key we do not know, through a live member, asks for an introduction', () => {
+    const { service, delivered, unknown } = relay();
+    service.handleFrame(frame(key(0x77), SELF), B_AT, 0);
+    service.handleFrame(frame(key(0x77), SELF), ep('192.0.2.66'), 0); // not through a member: ignored
+    assert.equal(delivered.length, 0);
+    assert.equal(unknown.length, 1);
+    assert.deepEqual(unknown[0]!.relay, B_AT);
   });
 
   it('takes frames addressed to us only through a live member', () => {

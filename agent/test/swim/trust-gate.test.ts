@@ -171,6 +171,20 @@ describe('SwimNode trust gate', () => {
     assert.equal(h.state(c), undefined);
   });
 
+  it('requestIntroduction: a key we never heard of is introduced through a live member, at the address it gives', () => {
+    const h = new Harness();
+    const [a, b] = [h.peer(1), h.peer(2)];
+    h.introduce(a);
+    h.takeSent();
+    assert.equal(h.node.requestIntroduction(b.keys.publicKey, { address: '198.51.100.66', port: 1 }), false);
+    assert.equal(h.node.requestIntroduction(b.keys.publicKey, a.endpoint), true);
+    assert.equal(h.node.requestIntroduction(b.keys.publicKey, a.endpoint), false, 'once per cooldown');
+    const request = h.sentTo(a, 'ping-req')[0]!;
+    h.ack(b, request.seq, [h.selfEntry(b)], { from: a.endpoint });
+    assert.equal(h.state(b), 'alive');
+    assert.deepEqual(h.node.member(b.keys.publicKey)?.endpoint, b.endpoint);
+  });
+
   it('as a helper, answers an introduction request with the target’s own Ack and certificate', () => {
     const h = new Harness();
     const [a, b] = [h.peer(1), h.peer(2)];
