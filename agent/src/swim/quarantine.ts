@@ -53,11 +53,7 @@ export class Quarantine {
       existing.introducerKey ??= introducerKey;
       return;
     }
-    if (this.#candidates.size >= this.limits.capacity) {
-      const oldest = this.#candidates.keys().next().value;
-      if (oldest !== undefined) this.#candidates.delete(oldest);
-    }
-    this.#candidates.set(key, {
+    this.#insert({
       key,
       publicKey,
       endpoint,
@@ -77,11 +73,7 @@ export class Quarantine {
    */
   wantIntroduction(key: string, publicKey: Uint8Array, helper: UdpEndpoint, seq: bigint, now: number): boolean {
     if (this.#candidates.has(key)) return false;
-    if (this.#candidates.size >= this.limits.capacity) {
-      const oldest = this.#candidates.keys().next().value;
-      if (oldest !== undefined) this.#candidates.delete(oldest);
-    }
-    this.#candidates.set(key, {
+    this.#insert({
       key,
       publicKey,
       endpoint: null,
@@ -94,6 +86,15 @@ export class Quarantine {
       askedHelpers: [helper],
     });
     return true;
+  }
+
+  /** Adds a candidate, replacing the oldest when full. */
+  #insert(candidate: Candidate): void {
+    if (this.#candidates.size >= this.limits.capacity) {
+      const oldest = this.#candidates.keys().next().value;
+      if (oldest !== undefined) this.#candidates.delete(oldest);
+    }
+    this.#candidates.set(candidate.key, candidate);
   }
 
   /** The candidate an Ack answers as an introduction: its seq, its sender, from a helper we asked. */
