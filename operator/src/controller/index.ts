@@ -12,3 +12,4 @@ export * from './enqueue.js';
 export * from './lease-lock.js';
 export * from './leader-election.js';
 export * from './reconciler.js';
+export * from './event-recorder.js';
