@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ArgumentError } from '@meshguard/core';
+import { meshControllers } from '../wiring/mesh-controllers.js';
 import type { ControllerSetup } from './controller-registration.js';
 import { jsonLogger, type Logger } from './logger.js';
 import { OperatorApp, type OperatorAppOptions } from './operator-app.js';
@@ -23,7 +24,7 @@ import { OperatorApp, type OperatorAppOptions } from './operator-app.js';
  *     };
  *   }
  */
-export const controllers: readonly ControllerSetup[] = [];
+export const controllers: readonly ControllerSetup[] = [...meshControllers()];
 
 export interface CliOptions {
   readonly httpAddress: string;

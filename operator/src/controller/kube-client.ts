@@ -15,6 +15,8 @@ import {
 } from './errors.js';
 import { isRecord } from './kube-object.js';
 
+const DISPATCHER_REFRESH_MS = 5 * 60_000;
+
 export type QueryParams = Readonly<Record<string, string | number | boolean | undefined>>;
 
 export interface KubeRequestOptions {
@@ -43,6 +45,8 @@ export class KubeClient {
   readonly #config: KubeConfig;
   readonly #http = new IsomorphicFetchHttpLibrary();
   readonly #requestTimeoutMs: number;
+  #dispatcher: ReturnType<RequestContext['getDispatcher']> = undefined;
+  #dispatcherAt = -Infinity;
 
   constructor(config: KubeConfig, options: { readonly requestTimeoutMs?: number } = {}) {
     const cluster = config.getCurrentCluster();
@@ -64,6 +68,7 @@ export class KubeClient {
       ctx.setBody(JSON.stringify(options.body));
     }
     await this.#config.applySecurityAuthentication(ctx);
+    this.#reuseDispatcher(ctx);
     const timeout = AbortSignal.timeout(options.timeoutMs ?? this.#requestTimeoutMs);
     const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
     ctx.setSignal(signal);
@@ -120,6 +125,24 @@ export class KubeClient {
         onDone(err);
       },
     );
+  }
+
+  /**
+   * client-node builds a fresh undici Agent for every request, so nothing is kept alive and each
+   * request pays a TLS handshake (measured: 9.6 ms per GET vs 2.0 ms on one kept-alive
+   * connection; at 2000 MeshNodes the operator spent most of its time and memory there). Keep
+   * one dispatcher and hand it to every request; headers (tokens) are still applied each time,
+   * and the dispatcher is rebuilt every few minutes so rotated client certificates take effect.
+   */
+  #reuseDispatcher(ctx: RequestContext): void {
+    const fresh = ctx.getDispatcher();
+    const now = performance.now();
+    if (this.#dispatcher === undefined || now - this.#dispatcherAt > DISPATCHER_REFRESH_MS) {
+      this.#dispatcher = fresh;
+      this.#dispatcherAt = now;
+      return;
+    }
+    ctx.setDispatcher(this.#dispatcher);
   }
 
   #url(path: string, query: QueryParams | undefined): string {

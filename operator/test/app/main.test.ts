@@ -30,8 +30,8 @@ describe('operator command line', () => {
     assert.throws(() => parseCli(['--unknown'], {}, none));
   });
 
-  it('has no controllers registered yet (the reconcilers add theirs)', () => {
-    assert.deepEqual(controllers, []);
+  it('registers the MeshOrg and MeshNode controllers', () => {
+    assert.equal(controllers.length, 2);
   });
 
   it('makes distinct identities from the pod name, the pid and randomness', () => {
