@@ -1,17 +1,7 @@
 /**
  * The object metadata the operator reads, in the API server's JSON form (timestamps are RFC 3339
  * strings). Deliberately not client-node's V1ObjectMeta: that type has Date fields, which only its
- * own deserializer produces, while custom objects arrive as plain JSON.
+ * own deserializer produces, while custom objects arrive as plain JSON. One definition, shared
+ * with the controller plumbing that watches these objects.
  */
-export interface ResourceMeta {
-  readonly name: string;
-  readonly uid?: string;
-  readonly resourceVersion?: string;
-  /** Bumped by the API server on every spec change, never by status writes. */
-  readonly generation?: number;
-  readonly creationTimestamp?: string;
-  readonly deletionTimestamp?: string;
-  readonly labels?: Readonly<Record<string, string>>;
-  readonly annotations?: Readonly<Record<string, string>>;
-  readonly finalizers?: readonly string[];
-}
+export type { ObjectMeta as ResourceMeta } from '../controller/kube-object.js';
