@@ -17,6 +17,7 @@ import { KubeListWatcher } from '../../src/controller/list-watcher.js';
 import { Controller } from '../../src/controller/reconciler.js';
 import { configMapResource, resourcePath, type ResourceRef } from '../../src/controller/resource.js';
 import { OperatorMetrics } from '../../src/metrics/operator-metrics.js';
+import { installCrds } from '../reconcilers/cluster-fixture.js';
 import { KubeCluster, kubeAvailability } from '../support/kube-cluster.js';
 
 // OperatorApp against a real API server: leader election between replicas, controllers only on
@@ -252,6 +253,8 @@ describe('OperatorApp against kube-apiserver', () => {
     if (!running(t)) return;
     assert.ok(cluster !== undefined);
     const ns = await createNamespace('main');
+    // main.js runs the real MeshOrg/MeshNode controllers, whose informers need the CRDs.
+    await installCrds(cluster, client);
     const mainJs = fileURLToPath(new URL('../../src/app/main.js', import.meta.url));
     const child = spawn(
       process.execPath,

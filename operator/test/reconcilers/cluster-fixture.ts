@@ -59,13 +59,7 @@ export async function startReconcilerCluster(): Promise<ReconcilerCluster> {
     const kc = new KubeConfig();
     kc.loadFromFile(cluster.kubeconfigPath);
     const client = new KubeClient(kc);
-    for (const crd of await loadCrdManifests()) {
-      // The file itself is the apply body (YAML); KubeClient would send it as a JSON string.
-      const query = 'fieldManager=meshguard-operator&force=true';
-      const res = await apiRequest(cluster, 'PATCH', `${CRD_PATH}/${crd.name}?${query}`, crd.yaml, CONTENT_TYPE.apply);
-      assert.ok(res.status === 200 || res.status === 201, `apply ${crd.name}: ${res.status} ${res.body}`);
-    }
-    for (const crd of await loadCrdManifests()) await waitEstablished(client, crd.name);
+    await installCrds(cluster, client);
     const namespace = 'meshguard-system';
     await client.request('POST', '/api/v1/namespaces', {
       body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
@@ -75,6 +69,17 @@ export async function startReconcilerCluster(): Promise<ReconcilerCluster> {
     await cluster.stop();
     throw err;
   }
+}
+
+/** Server-side applies crds/ and waits until both kinds are served. */
+export async function installCrds(cluster: KubeCluster, client: KubeClient): Promise<void> {
+  for (const crd of await loadCrdManifests()) {
+    // The file itself is the apply body (YAML); KubeClient would send it as a JSON string.
+    const query = 'fieldManager=meshguard-operator&force=true';
+    const res = await apiRequest(cluster, 'PATCH', `${CRD_PATH}/${crd.name}?${query}`, crd.yaml, CONTENT_TYPE.apply);
+    assert.ok(res.status === 200 || res.status === 201, `apply ${crd.name}: ${res.status} ${res.body}`);
+  }
+  for (const crd of await loadCrdManifests()) await waitEstablished(client, crd.name);
 }
 
 async function waitEstablished(client: KubeClient, name: string): Promise<void> {
