@@ -113,16 +113,7 @@ export class AdmissionGate {
       (member?.certificateBytes !== null && member?.certificateBytes !== undefined
         ? bytesEqual(presented, member.certificateBytes)
         : false);
-    if (member !== undefined && sameCertificate && this.isCached(member)) {
-      const a = member.admission!;
-      return {
-        allowed: true,
-        reason: a.reason,
-        untilSeconds: a.untilSeconds,
-        certificate: null,
-        certificateBytes: null,
-      };
-    }
+    if (member !== undefined && sameCertificate && this.isCached(member)) return member.admission!;
     const nowMs = this.#clock.nowMs();
     const certificate = sameCertificate ? null : this.#screen(publicKey, presented, nowMs);
     if (member === undefined && certificate === null && this.#refusedKeys.has(key, nowMs)) {
@@ -171,16 +162,7 @@ export class AdmissionGate {
 
   /** A join/alive gossip subject: no certificate travels in gossip, so rules 1–4 and 6 only. */
   admitSubject(publicKey: Uint8Array, key: string, member: Member | undefined): Admission {
-    if (member !== undefined && this.isCached(member)) {
-      const a = member.admission!;
-      return {
-        allowed: true,
-        reason: a.reason,
-        untilSeconds: a.untilSeconds,
-        certificate: null,
-        certificateBytes: null,
-      };
-    }
+    if (member !== undefined && this.isCached(member)) return member.admission!;
     const nowMs = this.#clock.nowMs();
     if (member === undefined && this.#refusedKeys.has(key, nowMs))
       return { allowed: false, reason: 'recently-refused' };

@@ -3,8 +3,9 @@ import { encodeGossipEntryInto, GOSSIP_ENTRY_BYTES, type GossipEntry, type Gossi
 /**
  * The share of a rumour's budget sent whatever we hear back. Suppressing from the first send
  * lets a rumour nearly everyone knows die just before reaching the last few, and pairs whose
- * two rumours both die stay unknown; a quarter keeps that residue away at N = 1000 while the
- * rest of the budget, mostly redundant by then, is saved.
+ * two rumours both die stay unknown; a quarter keeps that residue small while the rest of the
+ * budget, mostly redundant by then, is saved — and the pull that ends a join (see SwimNode's
+ * #requestState) mends what residue there is.
  */
 const ALWAYS_SENT = 0.25;
 
@@ -30,7 +31,7 @@ interface Rumour extends RumourHandle {
   next: Rumour | null;
 }
 
-/** Rumours sent equally often, oldest first; a linked list so removal anywhere is O(1). */
+/** Rumours sent equally often, in the order queued; a linked list so removal anywhere is O(1). */
 class Bucket {
   head: Rumour | null = null;
   tail: Rumour | null = null;
@@ -59,7 +60,10 @@ class Bucket {
 /**
  * memberlist's TransmitLimitedQueue: each rumour is sent at most `maxTransmits` times (the
  * caller passes λ·⌈log10(n+1)⌉, enough for an epidemic to reach every member with high
- * probability), least-sent first so fresh news overtakes old. Bounded: when full, the rumour
+ * probability), least-sent first so fresh news overtakes old — and, among rumours sent equally
+ * often, newest first, as memberlist does: in a mass join every member holds hundreds of unsent
+ * rumours, and oldest-first kept the news of the last joiners queued behind what everyone knew
+ * until the traffic that could carry it was over. Bounded: when full, the rumour
  * that has already been sent most is dropped, since it has had the best chance to spread.
  */
 export class BroadcastQueue {
@@ -139,7 +143,7 @@ export class BroadcastQueue {
     }
     for (let t = 0; t < this.#buckets.length && t < maxTransmits && picked.length < limit; t++) {
       const bucket = this.#buckets[t]!;
-      for (let r = bucket.head; r !== null && picked.length < limit; r = r.next) {
+      for (let r = bucket.tail; r !== null && picked.length < limit; r = r.prev) {
         if (skip?.(r.key) !== true) picked.push(r);
       }
     }

@@ -1,6 +1,6 @@
 import { ArgumentError, assertLength, assertU64, copyBytes, DecodeError, readU64LE, writeU64LE } from '@meshguard/core';
 import { natTypeCode, natTypeFromCode, type NatType } from '../nat/nat-type.js';
-import { decodeEndpoint, encodeEndpoint, ENDPOINT_BYTES, type Endpoint } from './endpoint-codec.js';
+import { decodeEndpointAt, encodeEndpoint, type Endpoint } from './endpoint-codec.js';
 
 /** One membership rumour piggybacked on Ping/Ack (spec §6.4). */
 export const GOSSIP_ENTRY_BYTES = 115;
@@ -75,15 +75,29 @@ export function decodeGossipEntry(bytes: Uint8Array): GossipEntry {
     throw new DecodeError(`gossip entry: expected ${GOSSIP_ENTRY_BYTES} bytes, got ${bytes.length}`);
   }
   const eventCode = bytes[OFF_EVENT]!;
-  const event = gossipEventFromCode(eventCode);
-  if (event === null) throw new DecodeError(`gossip entry: unknown event ${eventCode}`);
+  if (gossipEventFromCode(eventCode) === null) throw new DecodeError(`gossip entry: unknown event ${eventCode}`);
+  return decodeGossipEntryAt(bytes, 0, readU64LE(bytes, OFF_LAMPORT));
+}
+
+/**
+ * The entry at `offset` of a datagram whose bounds and event byte the caller has checked;
+ * `lamport` is read by the caller, which can use one DataView for the whole datagram. Keys
+ * are copied out (the datagram's buffer may be reused) unless `copyKeys` is false: then they
+ * are views of `bytes`, for a caller that copies what it keeps (see decodeSwimMessageTransient).
+ */
+export function decodeGossipEntryAt(bytes: Uint8Array, offset: number, lamport: bigint, copyKeys = true): GossipEntry {
+  const key = (start: number): Uint8Array =>
+    copyKeys ? copyBytes(bytes, start, start + 32) : bytes.subarray(start, start + 32);
   return {
-    subjectPublicKey: copyBytes(bytes, OFF_SUBJECT, OFF_SUBJECT + 32),
-    event,
-    lamport: readU64LE(bytes, OFF_LAMPORT),
-    endpoint: decodeEndpoint(bytes.subarray(OFF_ENDPOINT, OFF_ENDPOINT + ENDPOINT_BYTES)),
-    wgPublicKey: bytes[OFF_HAS_WG] === 1 ? copyBytes(bytes, OFF_WG, OFF_WG + 32) : null,
-    publicEndpoint: decodeEndpoint(bytes.subarray(OFF_PUBLIC_ENDPOINT, OFF_PUBLIC_ENDPOINT + ENDPOINT_BYTES)),
-    natType: natTypeFromCode(bytes[OFF_NAT]!),
+    subjectPublicKey: key(offset + OFF_SUBJECT),
+    event: gossipEventFromCode(bytes[offset + OFF_EVENT]!)!,
+    lamport,
+    endpoint: decodeEndpointAt(bytes, offset + OFF_ENDPOINT),
+    wgPublicKey: bytes[offset + OFF_HAS_WG] === 1 ? key(offset + OFF_WG) : null,
+    publicEndpoint: decodeEndpointAt(bytes, offset + OFF_PUBLIC_ENDPOINT),
+    natType: natTypeFromCode(bytes[offset + OFF_NAT]!),
   };
 }
+
+/** Where the lamport field sits in an entry, for decoders reading it themselves. */
+export const GOSSIP_LAMPORT_OFFSET = OFF_LAMPORT;

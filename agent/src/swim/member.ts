@@ -24,8 +24,16 @@ export interface PendingClaim {
   timer: Timer | null;
 }
 
-/** The admission decision we last made for this member, reused until trust or time invalidates it. */
+/**
+ * The admission decision we last made for this member, reused until trust or time invalidates
+ * it. It has the shape of the gate's positive verdict (with nothing new to record), so the gate
+ * hands this very object back for every message and entry about a member it already admitted
+ * rather than building one each time — tens of millions of times in a large simulation.
+ */
 export interface CachedAdmission {
+  readonly allowed: true;
+  readonly certificate: null;
+  readonly certificateBytes: null;
   readonly epoch: number;
   /** Unix seconds after which the decision must be made again (a certificate's expiry); Infinity if never. */
   readonly untilSeconds: number;

@@ -8,21 +8,61 @@ export interface PushSession {
 }
 
 /**
+ * A Ping whose seq has this bit set asks the recipient for its view (memberlist's pull). The
+ * reference's seqs count up from small numbers and ours stay below 2^48, so the bit is free;
+ * an implementation that does not know it just answers the Ping. (Bit 63 marks introduction
+ * requests, on PingReqs.)
+ */
+export const STATE_REQUEST_SEQ_FLAG = 1n << 62n;
+
+/**
  * The wire has no state-sync message (memberlist's TCP push/pull), so a member that just
- * contacted us is sent our view as ordinary Pings full of `alive` entries — the reference
- * applies those like any gossip — and a random member gets a slice of it every push
- * interval, which repairs rumours lost to packet loss. Sessions are few and paced.
+ * contacted us, or asked (see STATE_REQUEST_SEQ_FLAG), is sent our view as ordinary Acks full
+ * of `alive` entries — the reference applies those like any gossip — and a random member gets
+ * a slice of it every push interval, which repairs rumours lost to packet loss. Sessions are
+ * few and paced; requests beyond them wait in a short queue rather than going unanswered.
  */
 export class StatePushes {
   readonly capacity: number;
+  readonly waitingCapacity: number;
   #sessions: PushSession[] = [];
+  #waiting: Member[] = [];
 
-  constructor(capacity: number) {
+  constructor(capacity: number, waitingCapacity = 0) {
     this.capacity = capacity;
+    this.waitingCapacity = waitingCapacity;
   }
 
   get size(): number {
     return this.#sessions.length;
+  }
+
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /** True when a session could start now. */
+  get free(): boolean {
+    return this.#sessions.length < this.capacity;
+  }
+
+  pushingTo(target: Member): boolean {
+    return this.#sessions.some((s) => s.target === target) || this.#waiting.includes(target);
+  }
+
+  /** Queues a push to `target` for when a session frees up; false if the queue is full. */
+  wait(target: Member): boolean {
+    if (this.pushingTo(target) || this.#waiting.length >= this.waitingCapacity) return false;
+    this.#waiting.push(target);
+    return true;
+  }
+
+  /** The longest-waiting target that `isCurrent` still accepts, removed from the queue. */
+  nextWaiting(isCurrent: (target: Member) => boolean): Member | undefined {
+    for (;;) {
+      const target = this.#waiting.shift();
+      if (target === undefined || isCurrent(target)) return target;
+    }
   }
 
   start(target: Member, keys: readonly string[]): boolean {
@@ -43,5 +83,6 @@ export class StatePushes {
 
   clear(): void {
     this.#sessions = [];
+    this.#waiting = [];
   }
 }

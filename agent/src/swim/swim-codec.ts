@@ -10,10 +10,11 @@ import {
   writeU64LE,
 } from '@meshguard/core';
 import {
-  decodeGossipEntry,
+  decodeGossipEntryAt,
   encodeGossipEntry,
   GOSSIP_ENTRY_BYTES,
   GOSSIP_EVENT_OFFSET,
+  GOSSIP_LAMPORT_OFFSET,
   gossipEventFromCode,
   type GossipEntry,
 } from './gossip-entry-codec.js';
@@ -80,8 +81,9 @@ function encodeProbeFields(tag: number, m: Omit<ProbeFields, 'gossip'>, gossip: 
   const out = new Uint8Array(OFF_ENTRIES + GOSSIP_ENTRY_BYTES * gossip.length + certBytes);
   out[0] = tag;
   out.set(assertLength(m.senderPublicKey, 32, 'sender public key'), OFF_SENDER);
-  writeU64LE(out, OFF_SEQ, assertU64(m.seq, 'seq'));
-  writeU64LE(out, OFF_INCARNATION, assertU64(m.incarnation, 'incarnation'));
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setBigUint64(OFF_SEQ, assertU64(m.seq, 'seq'), true);
+  view.setBigUint64(OFF_INCARNATION, assertU64(m.incarnation, 'incarnation'), true);
   out[OFF_COUNT] = gossip.length;
   let offset = OFF_ENTRIES;
   for (const entry of gossip) {
@@ -131,17 +133,19 @@ export function encodeSwimMessage(m: SwimMessage): Uint8Array {
  * list or certificate extension loses only that part, never the Ping/Ack, because the
  * reference still acts on such packets (liveness, seq, incarnation).
  */
-function decodeProbe(bytes: Uint8Array): ProbeFields {
+function decodeProbe(bytes: Uint8Array, copyKeys: boolean): ProbeFields {
   if (bytes.length < PING_MIN_BYTES) {
     throw new DecodeError(`ping/ack: need at least ${PING_MIN_BYTES} bytes, got ${bytes.length}`);
   }
   const claimed = Math.min(bytes[OFF_COUNT]!, MAX_GOSSIP_ENTRIES);
   const gossip: GossipEntry[] = [];
+  // One view for every 64-bit field of the datagram rather than one per field.
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let offset = OFF_ENTRIES;
   for (let i = 0; i < claimed; i++) {
     if (offset + GOSSIP_ENTRY_BYTES > bytes.length) break;
     if (gossipEventFromCode(bytes[offset + GOSSIP_EVENT_OFFSET]!) === null) break;
-    gossip.push(decodeGossipEntry(bytes.subarray(offset, offset + GOSSIP_ENTRY_BYTES)));
+    gossip.push(decodeGossipEntryAt(bytes, offset, view.getBigUint64(offset + GOSSIP_LAMPORT_OFFSET, true), copyKeys));
     offset += GOSSIP_ENTRY_BYTES;
   }
   // The extension is looked for right after the last entry actually parsed, even when the
@@ -154,8 +158,8 @@ function decodeProbe(bytes: Uint8Array): ProbeFields {
   }
   return {
     senderPublicKey: copyBytes(bytes, OFF_SENDER, OFF_SENDER + 32),
-    seq: readU64LE(bytes, OFF_SEQ),
-    incarnation: readU64LE(bytes, OFF_INCARNATION),
+    seq: view.getBigUint64(OFF_SEQ, true),
+    incarnation: view.getBigUint64(OFF_INCARNATION, true),
     gossip,
     certificate,
   };
@@ -163,11 +167,25 @@ function decodeProbe(bytes: Uint8Array): ProbeFields {
 
 /** Tags 0x01, 0x02 and 0x03; everything else is a DecodeError. Trailing bytes are ignored. */
 export function decodeSwimMessage(bytes: Uint8Array): SwimMessage {
+  return decode(bytes, true);
+}
+
+/**
+ * `decodeSwimMessage`, except that the gossip entries' keys (subject, WireGuard) are views of
+ * `bytes`, valid only while it is: for the SWIM node, which copies the few keys it keeps and
+ * would otherwise copy two keys for every one of the millions of entries a busy mesh sends it
+ * — most of them news it already has. The sender key and the certificate are still copies.
+ */
+export function decodeSwimMessageTransient(bytes: Uint8Array): SwimMessage {
+  return decode(bytes, false);
+}
+
+function decode(bytes: Uint8Array, copyKeys: boolean): SwimMessage {
   switch (bytes[0]) {
     case TAG_PING:
-      return { kind: 'ping', ...decodeProbe(bytes) };
+      return { kind: 'ping', ...decodeProbe(bytes, copyKeys) };
     case TAG_ACK:
-      return { kind: 'ack', ...decodeProbe(bytes) };
+      return { kind: 'ack', ...decodeProbe(bytes, copyKeys) };
     case TAG_PING_REQ:
       if (bytes.length < PING_REQ_BYTES) {
         throw new DecodeError(`ping-req: need at least ${PING_REQ_BYTES} bytes, got ${bytes.length}`);

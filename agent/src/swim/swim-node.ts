@@ -30,11 +30,11 @@ import { ProbeTracker, type Probe, type ProbeKind } from './probe-tracker.js';
 import { Quarantine, type Candidate } from './quarantine.js';
 import { CryptoRandom, randomBelow, sampleDistinct, type RandomSource } from './random-source.js';
 import { RecentSet } from './recent-set.js';
-import { StatePushes } from './state-push.js';
+import { STATE_REQUEST_SEQ_FLAG, StatePushes } from './state-push.js';
 import { Suspicion, suspicionConfirmationsWanted, suspicionMinMs } from './suspicion.js';
 import { resolveSwimConfig, type SwimConfig } from './swim-config.js';
 import {
-  decodeSwimMessage,
+  decodeSwimMessageTransient,
   encodeProbeWithEncodedGossip,
   encodeSwimMessage,
   MAX_GOSSIP_ENTRIES,
@@ -135,6 +135,12 @@ export class SwimNode {
   #seedDelayMs: number;
   #leaveTargets: Member[] = [];
   #leaveMessage: Uint8Array | null = null;
+  /** Set by `join`: once the join has settled, we ask one member for its whole view (see #requestState). */
+  #stateRequestDue = false;
+  /** Members whose request for our view we answered lately: one push per member per push interval. */
+  readonly #stateRequests: RecentSet;
+  /** When we last added a member, to tell a join that settled from one still in progress. */
+  #lastNewMemberAt = -Infinity;
 
   constructor(options: SwimNodeOptions) {
     this.config = resolveSwimConfig(options.config);
@@ -170,7 +176,8 @@ export class SwimNode {
     this.#flood = new OrgFlood(c.floodQueueCapacity);
     this.#wireguard = new WireGuardPeers(this.#emit);
     this.#relays = new IndirectRelays(c.maxRelays);
-    this.#pushes = new StatePushes(c.maxPushSessions);
+    this.#pushes = new StatePushes(c.maxPushSessions, c.pushRequestQueue);
+    this.#stateRequests = new RecentSet(c.maxMembers, c.pushIntervalMs);
     this.#introductions = new Introductions(
       c.maxMembers,
       c.introductionAttempts,
@@ -206,6 +213,7 @@ export class SwimNode {
     if (this.#status !== 'running') return;
     this.#seeds = seeds.map((s) => ({ address: s.address, port: s.port }));
     this.#seedDelayMs = this.config.seedRetryMs;
+    this.#stateRequestDue = this.config.joinPushMaxEntries > 0;
     this.#contactSeeds();
   }
 
@@ -262,7 +270,9 @@ export class SwimNode {
     }
     let message: Ping | Ack | PingReq;
     try {
-      message = decodeSwimMessage(bytes);
+      // Gossip keys stay views of `bytes` (see decodeSwimMessageTransient): whatever keeps
+      // one — a new member, a WireGuard key, a quarantine candidate — copies it.
+      message = decodeSwimMessageTransient(bytes);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       this.#counters.malformed++;
@@ -397,23 +407,24 @@ export class SwimNode {
       this.#pumpLeave();
       return;
     }
+    this.#requestState();
     this.#pumpPushes();
     this.#pumpFlood();
     this.#probeQuarantine();
     // Members that may not know us are greeted first; rumours then go to random members. A
     // backlog (a burst of joins, a partition healing) is sent faster rather than queued
     // longer: every rumour or greeting costs the same either way, so total bytes hardly
-    // change while the news arrives sooner. Bounded by gossipMaxFanout and the limiter.
-    const pace = (queued: number, floor: number): number =>
-      Math.min(
-        this.config.gossipMaxFanout,
-        Math.max(floor, Math.ceil(queued / (GOSSIP_LIMIT * this.config.gossipBacklogDivisor))),
-      );
+    // change while the news arrives sooner. Bounded by gossipMaxFanout (greetings: by
+    // introductionMaxPerRound) and the limiter. A message carries eight rumours but only
+    // one greeting: pacing greetings like rumours sent a backlog of a hundred at two a round,
+    // and the first seconds of a mass join — every member knowing a few dozen others — crawled.
+    const pace = (queued: number, perMessage: number, floor: number, max: number): number =>
+      Math.min(max, Math.max(floor, Math.ceil(queued / (perMessage * this.config.gossipBacklogDivisor))));
     const greet =
       this.#introductions.size === 0
         ? []
         : this.#introductions.take(
-            pace(this.#introductions.size, 1),
+            pace(this.#introductions.size, 1, 1, this.config.introductionMaxPerRound),
             this.#clock.nowMs(),
             (m) => this.#table.get(m.key) === m && this.#isReachable(m) && !m.heardFrom,
           );
@@ -435,7 +446,7 @@ export class SwimNode {
       this.#table.all(),
       Math.max(
         Math.min(1, this.config.gossipFanout),
-        pace(this.#rumours.size, this.config.gossipFanout) - greet.length,
+        pace(this.#rumours.size, GOSSIP_LIMIT, this.config.gossipFanout, this.config.gossipMaxFanout) - greet.length,
       ),
       (m) => !greet.includes(m) && this.#isReachable(m),
     );
@@ -444,6 +455,45 @@ export class SwimNode {
     for (const target of random) {
       if (!this.#sendProbeMessage('ack', this.#nextSeq(), target, target.endpoint!, 'gossip', [])) break;
     }
+  }
+
+  /**
+   * Anti-entropy for a join — the pull of memberlist's push/pull: once we have learned of no
+   * new member for a protocol period and greeted everyone we learned of, we ask one random
+   * member for its whole view. Rumours of a mass join die out fast (each member hears each one
+   * back within a round or two), and a pair whose two rumours both missed each other stayed
+   * unknown until periodic pushes happened to mend it: 20–40 s in most 60-node joins, over a
+   * minute in some 300-node ones. A pull when we know nearly everyone, answered by a member
+   * that does too, leaves no such pair, for about N/6 messages per joining member.
+   */
+  #requestState(): void {
+    if (!this.#stateRequestDue || this.#introductions.size > 0) return;
+    if (this.#clock.nowMs() - this.#lastNewMemberAt < this.config.probeIntervalMs) return;
+    const [target] = sampleDistinct(this.#random, this.#table.all(), 1, (m) => this.#isReachable(m));
+    if (target === undefined) return;
+    // Refused by the limiter: next round.
+    const seq = this.#nextSeq() | STATE_REQUEST_SEQ_FLAG;
+    if (this.#sendProbeMessage('ping', seq, target, target.endpoint!, 'push', [])) this.#stateRequestDue = false;
+  }
+
+  /** A member asked for our view (see #requestState): pushed now, or once a session frees up. */
+  #onStateRequest(requester: Member): void {
+    const now = this.#clock.nowMs();
+    if (!this.#isReachable(requester) || this.#stateRequests.has(requester.key, now)) return;
+    if (this.#pushes.pushingTo(requester)) return;
+    this.#stateRequests.add(requester.key, now);
+    if (this.#pushes.free) this.#pushes.start(requester, this.#viewFor(requester));
+    else this.#pushes.wait(requester);
+  }
+
+  /** Our live view for a state push to `target`: every alive member but itself, up to the cap. */
+  #viewFor(target: Member): string[] {
+    const keys: string[] = [];
+    for (const m of this.#table.values()) {
+      if (keys.length >= this.config.joinPushMaxEntries) break;
+      if (m !== target && m.state === 'alive') keys.push(m.key);
+    }
+    return keys;
   }
 
   #periodicPush(): void {
@@ -712,6 +762,7 @@ export class SwimNode {
     }
     if (m.kind === 'ping') {
       this.#sendProbeMessage('ack', m.seq, member ?? null, from, 'ack', []);
+      if ((m.seq & STATE_REQUEST_SEQ_FLAG) !== 0n && member !== undefined) this.#onStateRequest(member);
     } else {
       this.#onAck(m, key, from);
     }
@@ -849,12 +900,7 @@ export class SwimNode {
   #afterFirstContact(member: Member): void {
     // A newcomer that contacted us gets our view (it likely joined through us) and what we
     // know of revocations, so it does not wait for gossip to trickle in.
-    const keys: string[] = [];
-    for (const m of this.#table.values()) {
-      if (keys.length >= this.config.joinPushMaxEntries) break;
-      if (m !== member && m.state === 'alive') keys.push(m.key);
-    }
-    this.#pushes.start(member, keys);
+    this.#pushes.start(member, this.#viewFor(member));
     const remembered = this.#org.remembered();
     if (remembered.length > 0) this.#flood.enqueue([...remembered], [member.key]);
   }
@@ -921,8 +967,8 @@ export class SwimNode {
     if (member === undefined) {
       const endpoint = fromWireEndpoint(e.endpoint);
       if (endpoint === null) return;
-      // The decoder already copied the key out of the datagram; it is ours to keep.
-      const added = this.#register(e.subjectPublicKey, key, endpoint, e.lamport, verdict);
+      // A copy: the entry's key is a view of the datagram (see handleDatagram).
+      const added = this.#register(Uint8Array.from(e.subjectPublicKey), key, endpoint, e.lamport, verdict);
       if (added === undefined) return;
       this.#introductions.add(added, this.#clock.nowMs());
       this.#takeMetadata(added, e);
@@ -1092,6 +1138,7 @@ export class SwimNode {
       this.#counters.refusedCapacity++;
       return undefined;
     }
+    this.#lastNewMemberAt = now;
     if (evicted !== null) this.#dispose(evicted);
     this.#storeAdmission(member, admission);
     this.#emit({ type: 'member-joined', member: snapshotMember(member) });
@@ -1100,7 +1147,15 @@ export class SwimNode {
   }
 
   #storeAdmission(member: Member, admission: Extract<Admission, { allowed: true }>): void {
-    member.admission = { epoch: this.#gate.epoch, untilSeconds: admission.untilSeconds, reason: admission.reason };
+    if (admission === member.admission) return; // the cached decision itself: nothing new
+    member.admission = {
+      allowed: true,
+      certificate: null,
+      certificateBytes: null,
+      epoch: this.#gate.epoch,
+      untilSeconds: admission.untilSeconds,
+      reason: admission.reason,
+    };
     const cert = admission.certificate;
     if (cert === null) return;
     member.certificate = recordCertificate(cert);
@@ -1399,7 +1454,13 @@ export class SwimNode {
   }
 
   #pumpPushes(): void {
-    this.#pushes.prune((t) => this.#table.get(t.key) === t && this.#isReachable(t));
+    const current = (t: Member): boolean => this.#table.get(t.key) === t && this.#isReachable(t);
+    this.#pushes.prune(current);
+    while (this.#pushes.free) {
+      const next = this.#pushes.nextWaiting(current);
+      if (next === undefined) break;
+      this.#pushes.start(next, this.#viewFor(next));
+    }
     for (const session of this.#pushes.sessions()) {
       for (let i = 0; i < this.config.pushMessagesPerRound && session.cursor < session.keys.length; i++) {
         const extra: Uint8Array[] = [];

@@ -9,6 +9,9 @@ import type { Endpoint } from './endpoint-codec.js';
  */
 export function toWireEndpoint(e: UdpEndpoint | null): Endpoint | null {
   if (e === null) return null;
+  // Plain dotted quads first, checked without allocating: a node converts its members'
+  // addresses for every rumour it starts about them.
+  if (isCanonicalDottedQuad(e.address)) return { family: 4, address: e.address, port: e.port };
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(e.address);
   if (mapped !== null) return { family: 4, address: mapped[1]!, port: e.port };
   if (parseIPv4(e.address) !== null) return { family: 4, address: e.address, port: e.port };
@@ -39,4 +42,29 @@ export function fromWireEndpoint(e: Endpoint | null): UdpEndpoint | null {
 
 export function sameUdpEndpoint(a: UdpEndpoint | null, b: UdpEndpoint | null): boolean {
   return a === b || (a !== null && b !== null && a.port === b.port && a.address === b.address);
+}
+
+/**
+ * Four decimal octets without leading zeros — a subset of what core's parseIPv4 accepts
+ * (anything else still goes through it), so the answer never differs from it.
+ */
+function isCanonicalDottedQuad(text: string): boolean {
+  let parts = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || ++parts > 4) return false;
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && value === 0) return false;
+      value = value * 10 + (c - 0x30);
+      if (++digits > 3 || value > 255) return false;
+    } else {
+      return false;
+    }
+  }
+  return parts === 4;
 }
