@@ -132,24 +132,24 @@ export class Harness {
 
   ping(from: Peer, gossip: readonly GossipEntry[] = [], options: MessageOptions = {}): bigint {
     const seq = options.seq ?? ++from.seq;
-    this.deliver(
-      encodeSwimMessage({
-        kind: 'ping',
-        senderPublicKey: from.keys.publicKey,
-        seq,
-        incarnation: options.restartEpoch ?? from.restartEpoch,
-        gossip,
-        certificate: options.certificate === false ? null : from.certificate,
-      }),
-      options.from ?? from.endpoint,
-    );
+    this.#deliverProbe('ping', from, seq, gossip, options);
     return seq;
   }
 
   ack(from: Peer, seq: bigint, gossip: readonly GossipEntry[] = [], options: MessageOptions = {}): void {
+    this.#deliverProbe('ack', from, seq, gossip, options);
+  }
+
+  #deliverProbe(
+    kind: 'ping' | 'ack',
+    from: Peer,
+    seq: bigint,
+    gossip: readonly GossipEntry[],
+    options: MessageOptions,
+  ): void {
     this.deliver(
       encodeSwimMessage({
-        kind: 'ack',
+        kind,
         senderPublicKey: from.keys.publicKey,
         seq,
         incarnation: options.restartEpoch ?? from.restartEpoch,
