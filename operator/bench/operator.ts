@@ -1,8 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MESH_NODE_NAMES, MESH_ORG_NAMES, resourcePath } from '../src/api/group.js';
-import type { MeshNode } from '../src/api/mesh-node.js';
-import { Informer } from '../src/controller/informer.js';
-import { KubeListWatcher } from '../src/controller/list-watcher.js';
+import {
+  Informer,
+  KubeListWatcher,
+  MESH_NODE_NAMES,
+  MESH_ORG_NAMES,
+  type MeshNode,
+  meshResourcePath,
+} from '@meshguard/core/kube';
 import { newNodeKey, newWireGuardKey, startReconcilerCluster } from '../test/reconcilers/cluster-fixture.js';
 import { kubeAvailability } from '../test/support/kube-cluster.js';
 import { OperatorProcess } from '../test/wiring/operator-process.js';
@@ -29,7 +33,12 @@ async function main(): Promise<void> {
     return;
   }
   const env = await startReconcilerCluster();
-  const operator = new OperatorProcess({ kubeconfigPath: env.cluster.kubeconfigPath, namespace: env.namespace });
+  const nodeFlags = (process.env['BENCH_OPERATOR_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
+  const operator = new OperatorProcess({
+    kubeconfigPath: env.cluster.kubeconfigPath,
+    namespace: env.namespace,
+    nodeFlags,
+  });
   const certifiedAt = new Map<string, number>();
   const watcher = new Informer<MeshNode>({
     name: 'bench-meshnodes',
@@ -66,7 +75,7 @@ async function main(): Promise<void> {
 
     const keys = Array.from({ length: NODES }, () => [newNodeKey(), newWireGuardKey()] as const);
     const start = Date.now();
-    await env.client.request('POST', resourcePath(MESH_ORG_NAMES), {
+    await env.client.request('POST', meshResourcePath(MESH_ORG_NAMES), {
       body: {
         apiVersion: 'meshguard.dev/v1alpha1',
         kind: 'MeshOrg',
@@ -78,7 +87,7 @@ async function main(): Promise<void> {
     const creator = async (): Promise<void> => {
       for (let i = next++; i < NODES; i = next++) {
         const [publicKey, wireguardPublicKey] = keys[i] ?? [];
-        await env.client.request('POST', resourcePath(MESH_NODE_NAMES), {
+        await env.client.request('POST', meshResourcePath(MESH_NODE_NAMES), {
           body: {
             apiVersion: 'meshguard.dev/v1alpha1',
             kind: 'MeshNode',
@@ -114,6 +123,17 @@ async function main(): Promise<void> {
       ['operator RSS idle (VmHWM)', `${(rssIdle / 2 ** 20).toFixed(1)} MB`],
       ['operator RSS peak (VmHWM)', `${mb.toFixed(1)} MB (goal <= ${String(GOAL_RSS_MB)} MB)`],
       [
+        'at the end: RSS / V8 heap total / used / external',
+        [
+          /^process_resident_memory_bytes (\S+)$/m,
+          /^nodejs_heap_size_total_bytes (\S+)$/m,
+          /^nodejs_heap_size_used_bytes (\S+)$/m,
+          /^nodejs_external_memory_bytes (\S+)$/m,
+        ]
+          .map((re) => `${(Number(metric(text, re)) / 2 ** 20).toFixed(1)} MB`)
+          .join(' / '),
+      ],
+      [
         'meshnode reconciles (sum s / count)',
         `${metric(text, /^controller_runtime_reconcile_time_seconds_sum\{controller="meshnode"\} (\S+)$/m)} / ${metric(text, /^controller_runtime_reconcile_time_seconds_count\{controller="meshnode"\} (\S+)$/m)}`,
       ],
@@ -140,3 +160,5 @@ async function main(): Promise<void> {
 }
 
 await main();
+// The API client's keep-alive sockets and timers would hold the process open for minutes.
+process.exit();

@@ -3,8 +3,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAllYaml, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { DecodeError, MeshguardError, NotFoundError } from '@meshguard/core';
-import { MESHGUARD_GROUP, MESHGUARD_RESOURCES, MESHGUARD_VERSION, type ResourceNames } from './group.js';
-import { isJsonObject } from './json-fields.js';
+import {
+  isJsonObject,
+  MESHGUARD_GROUP,
+  MESHGUARD_RESOURCES,
+  MESHGUARD_VERSION,
+  type ResourceNames,
+} from '@meshguard/core/kube';
 
 /** One CustomResourceDefinition file from crds/. */
 export interface CrdManifest {

@@ -1,5 +1,5 @@
 import type { EventRecorder } from '../controller/event-recorder.js';
-import type { KubeClient } from '../controller/kube-client.js';
+import type { KubeClient } from '@meshguard/core/kube';
 import type { ControllerMetrics } from '../controller/reconciler.js';
 import type { WorkQueueMetrics } from '../controller/work-queue.js';
 import type { DomainMetrics, SampledQueue } from '../metrics/operator-metrics.js';

@@ -3,7 +3,7 @@ import { hostname as osHostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ArgumentError } from '@meshguard/core';
 import { KubeEventRecorder } from '../controller/event-recorder.js';
-import { KubeClient } from '../controller/kube-client.js';
+import { KubeClient } from '@meshguard/core/kube';
 import { LeaderElector } from '../controller/leader-election.js';
 import { KubeLeaseLock } from '../controller/lease-lock.js';
 import { OperatorMetrics } from '../metrics/operator-metrics.js';

@@ -1,5 +1,4 @@
-import type { Informer } from './informer.js';
-import { objectKey, type KubeObject } from './kube-object.js';
+import { type Informer, type KubeObject, objectKey } from '@meshguard/core/kube';
 
 /**
  * Whether an update changed what a reconciler acts on. With a generation (custom resources,

@@ -1,8 +1,13 @@
 import { ArgumentError } from '@meshguard/core';
-import { sleep, systemClock, type Clock } from './clock.js';
-import { ControllerError, isNotFound } from './errors.js';
-import type { KubeClient } from './kube-client.js';
-import type { KubeObject } from './kube-object.js';
+import {
+  type Clock,
+  ControllerError,
+  isNotFound,
+  type KubeClient,
+  type KubeObject,
+  sleep,
+  systemClock,
+} from '@meshguard/core/kube';
 import { microTime } from './lease-lock.js';
 import { BucketRateLimiter } from './rate-limiter.js';
 

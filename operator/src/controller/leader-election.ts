@@ -1,6 +1,5 @@
 import { ArgumentError } from '@meshguard/core';
-import { sleep, systemClock, type Clock } from './clock.js';
-import { isConflict } from './errors.js';
+import { type Clock, isConflict, sleep, systemClock } from '@meshguard/core/kube';
 import { microTime, type LeaderElectionRecord, type LeaseLock, type VersionedRecord } from './lease-lock.js';
 
 /** client-go's defaults (and the recommended ratios between them). */

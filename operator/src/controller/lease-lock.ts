@@ -1,7 +1,11 @@
-import { KubeDecodeError, isNotFound } from './errors.js';
-import type { KubeClient } from './kube-client.js';
-import { isRecord } from './kube-object.js';
-import { leaseResource, resourcePath } from './resource.js';
+import {
+  isNotFound,
+  isRecord,
+  type KubeClient,
+  KubeDecodeError,
+  leaseResource,
+  resourcePath,
+} from '@meshguard/core/kube';
 
 /** The lease fields leader election reads and writes (client-go's LeaderElectionRecord). */
 export interface LeaderElectionRecord {

@@ -1,6 +1,5 @@
 import { ArgumentError } from '@meshguard/core';
-import { systemClock, type Clock } from './clock.js';
-import { ControllerTimeoutError } from './errors.js';
+import { type Clock, ControllerTimeoutError, systemClock } from '@meshguard/core/kube';
 import { WorkQueue, type QueueKey, type WorkQueueOptions } from './work-queue.js';
 
 /**

@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '@meshguard/core/kube';
 import { defaultControllerRateLimiter, type RateLimiter } from './rate-limiter.js';
 
 /**

@@ -1,7 +1,5 @@
 import type { HttpMethod } from '@kubernetes/client-node';
-import { isConflict, isNotFound } from '../controller/errors.js';
-import type { KubeRequestOptions } from '../controller/kube-client.js';
-import type { ObjectMeta } from '../controller/kube-object.js';
+import { isConflict, isNotFound, type KubeRequestOptions, type ObjectMeta } from '@meshguard/core/kube';
 
 /**
  * The one method of KubeClient the reconcilers use. Taking the interface rather than the class
@@ -62,15 +60,15 @@ export async function createOptional<T>(
 }
 
 /**
- * Runs `attempt` again, from a fresh read, after a 409: every write here carries the
+ * Runs `attempt` again, from a fresh read (`n` > 1 asks for one), after a 409: every write here carries the
  * resourceVersion it was computed from, so a conflict means the decision may be stale and must
  * be remade, never forced through. After `attempts` conflicts the last one propagates and the
  * work queue's backoff takes over.
  */
-export async function retryOnConflict<T>(attempt: () => Promise<T>, attempts = 5): Promise<T> {
+export async function retryOnConflict<T>(attempt: (n: number) => Promise<T>, attempts = 5): Promise<T> {
   for (let i = 1; ; i++) {
     try {
-      return await attempt();
+      return await attempt(i);
     } catch (err) {
       if (!isConflict(err) || i >= attempts) throw err;
     }

@@ -12,25 +12,34 @@ import {
   verifyOrgMessage,
   type Ed25519KeyPair,
 } from '@meshguard/core';
-import { setCondition, type Condition, type ConditionUpdate } from '../api/condition.js';
-import { formatFieldErrors } from '../api/field-error.js';
-import { MESH_NODE_NAMES, MESH_ORG_NAMES, resourcePath } from '../api/group.js';
 import {
   certificateNodeNameOf,
+  certificateVersion,
+  type Condition,
+  type ConditionUpdate,
+  formatFieldErrors,
+  type KubeObject,
+  MESH_NODE_NAMES,
+  MESH_ORG_DEFAULTS,
+  MESH_ORG_NAMES,
+  type MeshNode,
   MeshNodeCondition,
+  type MeshOrg,
+  meshResourcePath,
+  resourcePath as corePath,
+  type ResourceRef,
   REVOCATION_REASONS,
   revocationReasonCode,
-  type MeshNode,
   type RevocationReasonText,
-} from '../api/mesh-node.js';
-import { certificateVersion, MESH_ORG_DEFAULTS, type MeshOrg } from '../api/mesh-org.js';
-import { validateMeshNode } from '../api/validate-mesh-node.js';
-import { resourcePath as corePath, type ResourceRef } from '../controller/resource.js';
+  setCondition,
+  validateMeshNode,
+} from '@meshguard/core/kube';
 import type { Reconciler, Result } from '../controller/reconciler.js';
 import { lifetimeSeconds, planCertificate, renewBeforeSeconds } from './certificate-plan.js';
-import { getOptional, MERGE_PATCH, retryOnConflict, type KubeRequester } from './kube-api.js';
+import { MERGE_PATCH, retryOnConflict, type KubeRequester } from './kube-api.js';
+import { readObject, type ObjectCache } from './object-cache.js';
 import { REVOKE_FINALIZER } from './labels.js';
-import { generatedKeySecretName, keySecretLocation, loadOrgKey, type OrgKeyResult } from './org-key-secret.js';
+import { generatedKeySecretName, keySecretLocation, OrgKeyCache, type OrgKeyResult } from './org-key-secret.js';
 import { patchStatus, statusDiffers } from './status-patch.js';
 import { publishRevocation } from './trust-configmap.js';
 
@@ -48,6 +57,17 @@ export interface MeshNodeReconcilerOptions {
   readonly retryAfterMs?: number;
   /** Revocation shard budget (trust-configmap.ts); tests make it small. */
   readonly shardBudgetBytes?: number;
+  /** Informer stores to read from instead of the API server; without them every read is a GET. */
+  readonly caches?: MeshNodeReconcilerCaches;
+  /** How long an org key read from its Secret is reused. */
+  readonly orgKeyTtlMs?: number;
+}
+
+export interface MeshNodeReconcilerCaches {
+  readonly meshNodes?: ObjectCache<MeshNode>;
+  readonly meshOrgs?: ObjectCache<MeshOrg>;
+  /** Cluster Nodes; only their existence is read. */
+  readonly clusterNodes?: ObjectCache<KubeObject>;
 }
 
 type Update = Omit<ConditionUpdate, 'observedGeneration'>;
@@ -69,6 +89,8 @@ export class MeshNodeReconciler implements Reconciler<string> {
   readonly #now: () => Date;
   readonly #retryAfterMs: number;
   readonly #shardBudgetBytes: number | undefined;
+  readonly #caches: MeshNodeReconcilerCaches;
+  readonly #orgKeys: OrgKeyCache;
 
   constructor(options: MeshNodeReconcilerOptions) {
     this.#client = options.client;
@@ -76,20 +98,38 @@ export class MeshNodeReconciler implements Reconciler<string> {
     this.#now = options.now ?? (() => new Date());
     this.#retryAfterMs = options.retryAfterMs ?? 30_000;
     this.#shardBudgetBytes = options.shardBudgetBytes;
+    this.#caches = options.caches ?? {};
+    this.#orgKeys = new OrgKeyCache(options.orgKeyTtlMs === undefined ? {} : { ttlMs: options.orgKeyTtlMs });
   }
 
   reconcile(name: string, signal?: AbortSignal): Promise<Result> {
-    return retryOnConflict(() => this.#reconcileOnce(name, signal));
+    return retryOnConflict((attempt) => this.#reconcileOnce(name, attempt > 1, signal));
+  }
+
+  #readOrg(name: string, fresh: boolean, signal: AbortSignal | undefined): Promise<MeshOrg | undefined> {
+    return readObject(this.#client, this.#caches.meshOrgs, name, meshResourcePath(MESH_ORG_NAMES, name), fresh, signal);
   }
 
   #opts(signal: AbortSignal | undefined): { signal?: AbortSignal } {
     return signal === undefined ? {} : { signal };
   }
 
-  async #reconcileOnce(name: string, signal: AbortSignal | undefined): Promise<Result> {
-    let node = await getOptional<MeshNode>(this.#client, resourcePath(MESH_NODE_NAMES, name), signal);
+  /**
+   * `fresh` after a conflict: reads bypass the informer caches (see readObject). A first attempt
+   * from the cache may act on a version that is a moment old; every write it makes carries that
+   * resourceVersion, so acting on a stale one ends in a 409 and a fresh attempt, never in a write.
+   */
+  async #reconcileOnce(name: string, fresh: boolean, signal: AbortSignal | undefined): Promise<Result> {
+    let node = await readObject(
+      this.#client,
+      this.#caches.meshNodes,
+      name,
+      meshResourcePath(MESH_NODE_NAMES, name),
+      fresh,
+      signal,
+    );
     if (node === undefined) return {};
-    if (node.metadata.deletionTimestamp !== undefined) return this.#finalize(node, signal);
+    if (node.metadata.deletionTimestamp !== undefined) return this.#finalize(node, fresh, signal);
     if (!(node.metadata.finalizers ?? []).includes(REVOKE_FINALIZER)) {
       node = await this.#setFinalizers(node, [...(node.metadata.finalizers ?? []), REVOKE_FINALIZER], signal);
     }
@@ -108,15 +148,12 @@ export class MeshNodeReconciler implements Reconciler<string> {
     const retry = { requeueAfterMs: this.#retryAfterMs };
 
     const orgName = typeof node.spec.org === 'string' ? node.spec.org : '';
-    const org =
-      orgName === ''
-        ? undefined
-        : await getOptional<MeshOrg>(this.#client, resourcePath(MESH_ORG_NAMES, orgName), signal);
+    const org = orgName === '' ? undefined : await this.#readOrg(orgName, fresh, signal);
     const format = org?.spec.certificate?.format ?? MESH_ORG_DEFAULTS.certificateFormat;
     const errors = validateMeshNode(node, org === undefined ? {} : { certificateFormat: format });
     if (errors.length > 0) return notReady('Invalid', formatFieldErrors(errors), {});
     if (org === undefined) return notReady('OrgNotFound', `MeshOrg "${orgName}" not found`, retry);
-    const key = await loadOrgKey(this.#client, keySecretLocation(org, this.#namespace), signal);
+    const key = await this.#orgKeys.load(this.#client, keySecretLocation(org, this.#namespace), fresh, signal);
     if (key.kind !== 'ok') return notReady('OrgKeyUnavailable', key.message, retry);
     const nodeKey = decodeBase64Exact(node.spec.publicKey, 32, 'spec.publicKey');
 
@@ -139,7 +176,7 @@ export class MeshNodeReconciler implements Reconciler<string> {
       return {};
     }
 
-    const approval = await this.#approval(node, org, signal);
+    const approval = await this.#approval(node, org, fresh, signal);
     if (!approval.approved) {
       set({ type: MeshNodeCondition.Approved, status: 'False', reason: 'PendingApproval', message: approval.message });
       set({
@@ -198,7 +235,7 @@ export class MeshNodeReconciler implements Reconciler<string> {
     return { requeueAfterMs: Math.min(Math.max(untilRenewalMs, 1000), MAX_REQUEUE_MS) };
   }
 
-  async #approval(node: MeshNode, org: MeshOrg, signal: AbortSignal | undefined): Promise<Approval> {
+  async #approval(node: MeshNode, org: MeshOrg, fresh: boolean, signal: AbortSignal | undefined): Promise<Approval> {
     if (node.spec.approved === true) return { approved: true, message: 'approved by spec.approved', recheck: false };
     const policy = org.spec.enrollmentPolicy ?? MESH_ORG_DEFAULTS.enrollmentPolicy;
     switch (policy) {
@@ -217,8 +254,15 @@ export class MeshNodeReconciler implements Reconciler<string> {
         }
         // The Node object is what makes "in cluster" true: a MeshNode naming a Node that does not
         // exist is, for enrollment, an external host.
-        const exists =
-          (await getOptional<unknown>(this.#client, corePath(nodeResource, undefined, nodeName), signal)) !== undefined;
+        const clusterNode = await readObject(
+          this.#client,
+          this.#caches.clusterNodes,
+          nodeName,
+          corePath(nodeResource, undefined, nodeName),
+          fresh,
+          signal,
+        );
+        const exists = clusterNode !== undefined;
         return exists
           ? { approved: true, message: `cluster Node ${nodeName} exists (policy AutoInCluster)`, recheck: false }
           : { approved: false, message: `cluster Node ${nodeName} not found (policy AutoInCluster)`, recheck: true };
@@ -282,17 +326,17 @@ export class MeshNodeReconciler implements Reconciler<string> {
    * and no generated key Secret), nothing can ever sign the revocation, so holding the object
    * would only block its deletion forever.
    */
-  async #finalize(node: MeshNode, signal: AbortSignal | undefined): Promise<Result> {
+  async #finalize(node: MeshNode, fresh: boolean, signal: AbortSignal | undefined): Promise<Result> {
     const finalizers = node.metadata.finalizers ?? [];
     if (!finalizers.includes(REVOKE_FINALIZER)) return {};
     const certified = node.status?.certificate !== undefined || node.status?.revocation !== undefined;
     if (certified && validateMeshNode(node).length === 0) {
-      const org = await getOptional<MeshOrg>(this.#client, resourcePath(MESH_ORG_NAMES, node.spec.org), signal);
+      const org = await this.#readOrg(node.spec.org, fresh, signal);
       const location =
         org === undefined
           ? { namespace: this.#namespace, name: generatedKeySecretName(node.spec.org), generated: true }
           : keySecretLocation(org, this.#namespace);
-      const key: OrgKeyResult = await loadOrgKey(this.#client, location, signal);
+      const key: OrgKeyResult = await this.#orgKeys.load(this.#client, location, fresh, signal);
       if (key.kind === 'ok') {
         const nodeKey = decodeBase64Exact(node.spec.publicKey, 32, 'spec.publicKey');
         await this.#revoke(node, node.spec.org, key.key, nodeKey, signal);
@@ -317,7 +361,7 @@ export class MeshNodeReconciler implements Reconciler<string> {
     finalizers: readonly string[],
     signal: AbortSignal | undefined,
   ): Promise<MeshNode> {
-    return (await this.#client.request('PATCH', resourcePath(MESH_NODE_NAMES, node.metadata.name), {
+    return (await this.#client.request('PATCH', meshResourcePath(MESH_NODE_NAMES, node.metadata.name), {
       body: { metadata: { resourceVersion: node.metadata.resourceVersion, finalizers } },
       contentType: MERGE_PATCH,
       ...this.#opts(signal),
@@ -332,7 +376,7 @@ export class MeshNodeReconciler implements Reconciler<string> {
     if (!statusDiffers(node.status, status)) return;
     await patchStatus(
       this.#client,
-      resourcePath(MESH_NODE_NAMES, node.metadata.name, 'status'),
+      meshResourcePath(MESH_NODE_NAMES, node.metadata.name, 'status'),
       node.metadata.resourceVersion,
       status,
       signal,

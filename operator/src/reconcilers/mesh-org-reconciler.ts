@@ -1,10 +1,19 @@
 import { encodeBase64, orgDomain } from '@meshguard/core';
-import { findCondition, setCondition, type Condition, type ConditionUpdate } from '../api/condition.js';
-import { formatFieldErrors } from '../api/field-error.js';
-import { MESH_NODE_NAMES, MESH_ORG_NAMES, resourcePath } from '../api/group.js';
-import { MeshNodeCondition, type MeshNode } from '../api/mesh-node.js';
-import { MeshOrgCondition, type MeshOrg } from '../api/mesh-org.js';
-import { validateMeshOrg } from '../api/validate-mesh-org.js';
+import {
+  type Condition,
+  type ConditionUpdate,
+  findCondition,
+  formatFieldErrors,
+  MESH_NODE_NAMES,
+  MESH_ORG_NAMES,
+  type MeshNode,
+  MeshNodeCondition,
+  type MeshOrg,
+  MeshOrgCondition,
+  meshResourcePath,
+  setCondition,
+  validateMeshOrg,
+} from '@meshguard/core/kube';
 import type { Reconciler, Result } from '../controller/reconciler.js';
 import { getOptional, retryOnConflict, type KubeRequester } from './kube-api.js';
 import { ensureOrgKey } from './org-key-secret.js';
@@ -42,7 +51,7 @@ export class MeshOrgReconciler implements Reconciler<string> {
   }
 
   async #reconcileOnce(name: string, signal: AbortSignal | undefined): Promise<Result> {
-    const org = await getOptional<MeshOrg>(this.#client, resourcePath(MESH_ORG_NAMES, name), signal);
+    const org = await getOptional<MeshOrg>(this.#client, meshResourcePath(MESH_ORG_NAMES, name), signal);
     // Gone or going: the key Secret and the revocations stay on purpose (org-key-secret.ts,
     // trust-configmap.ts); the trust ConfigMap goes with its owner through garbage collection.
     if (org === undefined || org.metadata.deletionTimestamp !== undefined) return {};
@@ -90,7 +99,7 @@ export class MeshOrgReconciler implements Reconciler<string> {
   }
 
   async #nodeCounts(org: string, signal: AbortSignal | undefined): Promise<StatusFields> {
-    const list = (await this.#client.request('GET', resourcePath(MESH_NODE_NAMES), {
+    const list = (await this.#client.request('GET', meshResourcePath(MESH_NODE_NAMES), {
       ...(signal !== undefined && { signal }),
     })) as { items?: MeshNode[] };
     const nodes = (list.items ?? []).filter((n) => n.spec.org === org);
@@ -110,7 +119,7 @@ export class MeshOrgReconciler implements Reconciler<string> {
     if (!statusDiffers(org.status, status)) return;
     await patchStatus(
       this.#client,
-      resourcePath(MESH_ORG_NAMES, org.metadata.name, 'status'),
+      meshResourcePath(MESH_ORG_NAMES, org.metadata.name, 'status'),
       org.metadata.resourceVersion,
       status,
       signal,

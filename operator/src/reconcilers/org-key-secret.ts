@@ -8,8 +8,7 @@ import {
   generateKeyPair,
   type Ed25519KeyPair,
 } from '@meshguard/core';
-import type { MeshOrg } from '../api/mesh-org.js';
-import { resourcePath, secretResource } from '../controller/resource.js';
+import { type MeshOrg, resourcePath, secretResource } from '@meshguard/core/kube';
 import { createOptional, getOptional, type KubeRequester, type SecretObject } from './kube-api.js';
 import { managedLabels } from './labels.js';
 
@@ -134,4 +133,43 @@ export async function ensureOrgKey(
   // Lost a race with another run (an old leader, a retry): theirs is the key now.
   if (created === undefined) return loadOrgKey(client, location, signal);
   return { kind: 'ok', key };
+}
+
+/** More orgs than this in one cluster is unusual; past it the cache starts over rather than grow. */
+const ORG_KEY_CACHE_ENTRIES = 1024;
+
+/**
+ * Org keys as last read, reused for up to `ttlMs`: every MeshNode reconcile needs its org's key,
+ * and reading and decoding the Secret each time was a fifth of the operator's API requests
+ * under a burst of enrollments. A replaced bring-your-own key takes effect within `ttlMs`;
+ * failures are never cached, so a key that appears is seen on the next read.
+ */
+export class OrgKeyCache {
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  readonly #entries = new Map<string, { readonly key: Ed25519KeyPair; readonly at: number }>();
+
+  constructor(options: { readonly ttlMs?: number; readonly now?: () => number } = {}) {
+    this.#ttlMs = options.ttlMs ?? 10_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  async load(
+    client: KubeRequester,
+    location: KeySecretLocation,
+    fresh: boolean,
+    signal?: AbortSignal,
+  ): Promise<OrgKeyResult> {
+    const id = `${location.namespace}/${location.name}`;
+    const hit = this.#entries.get(id);
+    if (!fresh && hit !== undefined && this.#now() - hit.at < this.#ttlMs) return { kind: 'ok', key: hit.key };
+    const result = await loadOrgKey(client, location, signal);
+    if (result.kind === 'ok') {
+      if (this.#entries.size >= ORG_KEY_CACHE_ENTRIES) this.#entries.clear();
+      this.#entries.set(id, { key: result.key, at: this.#now() });
+    } else {
+      this.#entries.delete(id);
+    }
+    return result;
+  }
 }

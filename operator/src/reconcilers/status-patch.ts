@@ -1,5 +1,4 @@
-import { conditionsEqual, type Condition } from '../api/condition.js';
-import { isRecord } from '../controller/kube-object.js';
+import { type Condition, conditionsEqual, isRecord } from '@meshguard/core/kube';
 import { MERGE_PATCH, type KubeRequester } from './kube-api.js';
 
 /** The status fields a reconciler owns; null removes a field (merge patch semantics). */

@@ -7,10 +7,13 @@ import {
   orgMessageFileStem,
   type PublicKey,
 } from '@meshguard/core';
-import { MESHGUARD_API_VERSION } from '../api/group.js';
-import type { MeshOrg } from '../api/mesh-org.js';
-import type { OwnerReference } from '../controller/kube-object.js';
-import { configMapResource, resourcePath } from '../controller/resource.js';
+import {
+  configMapResource,
+  MESHGUARD_API_VERSION,
+  type MeshOrg,
+  type OwnerReference,
+  resourcePath,
+} from '@meshguard/core/kube';
 import { getOptional, retryOnConflict, type ConfigMapObject, type KubeRequester } from './kube-api.js';
 import { managedLabels, ORG_LABEL } from './labels.js';
 

@@ -1,15 +1,24 @@
-import { findCondition, type Condition } from '../api/condition.js';
-import { MESH_NODE_NAMES, MESH_ORG_NAMES, MESHGUARD_API_VERSION } from '../api/group.js';
-import { MeshNodeCondition, type MeshNode } from '../api/mesh-node.js';
-import { MeshOrgCondition, type MeshOrg } from '../api/mesh-org.js';
+import {
+  asCachedKubeObject,
+  asKubeObject,
+  type Condition,
+  findCondition,
+  Informer,
+  KubeListWatcher,
+  type KubeObject,
+  MESH_NODE_NAMES,
+  MESH_ORG_NAMES,
+  MESHGUARD_API_VERSION,
+  type MeshNode,
+  MeshNodeCondition,
+  type MeshOrg,
+  MeshOrgCondition,
+  type ResourceRef,
+} from '@meshguard/core/kube';
 import type { ControllerRegistration, ControllerSetup, SetupContext } from '../app/controller-registration.js';
 import { enqueueOnChange, generationChanged } from '../controller/enqueue.js';
 import type { EventRecorder, EventType } from '../controller/event-recorder.js';
-import { Informer } from '../controller/informer.js';
-import { asKubeObject, type KubeObject } from '../controller/kube-object.js';
-import { KubeListWatcher } from '../controller/list-watcher.js';
 import { Controller } from '../controller/reconciler.js';
-import type { ResourceRef } from '../controller/resource.js';
 import { lifetimeSeconds, renewBeforeSeconds } from '../reconcilers/certificate-plan.js';
 import { MeshNodeReconciler } from '../reconcilers/mesh-node-reconciler.js';
 import { MeshOrgReconciler } from '../reconcilers/mesh-org-reconciler.js';
@@ -82,12 +91,16 @@ function informersFor(ctx: SetupContext): SharedInformers {
   const made: SharedInformers = {
     orgs: new Informer<MeshOrg>({
       name: 'meshorgs',
-      listWatcher: new KubeListWatcher<MeshOrg>(ctx.client, meshOrgResource),
+      listWatcher: new KubeListWatcher<MeshOrg>(ctx.client, meshOrgResource, {
+        decode: (value, what) => asCachedKubeObject(value, what) as MeshOrg,
+      }),
       onError: onError('meshorgs'),
     }),
     nodes: new Informer<MeshNode>({
       name: 'meshnodes',
-      listWatcher: new KubeListWatcher<MeshNode>(ctx.client, meshNodeResource),
+      listWatcher: new KubeListWatcher<MeshNode>(ctx.client, meshNodeResource, {
+        decode: (value, what) => asCachedKubeObject(value, what) as MeshNode,
+      }),
       onError: onError('meshnodes'),
     }),
     clusterNodes: new Informer<KubeObject>({
@@ -336,6 +349,7 @@ function meshNodeRegistration(ctx: SetupContext, options: MeshControllerOptions)
         reconciler: new MeshNodeReconciler({
           client: ctx.client,
           namespace: ctx.namespace,
+          caches: { meshNodes: nodes, meshOrgs: orgs, clusterNodes },
           ...(options.now !== undefined && { now: options.now }),
         }),
         workers: options.nodeWorkers ?? 16,

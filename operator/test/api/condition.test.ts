@@ -9,7 +9,7 @@ import {
   removeCondition,
   setCondition,
   type Condition,
-} from '../../src/api/index.js';
+} from '@meshguard/core/kube';
 
 const T0 = new Date('2025-03-01T10:00:00.123Z');
 const T1 = new Date('2025-03-01T11:30:00.999Z');

@@ -9,16 +9,14 @@ import {
   CelMessage,
   CERTIFICATE_FORMATS,
   ENROLLMENT_POLICIES,
-  loadCrdManifests,
   MESH_NODE_NAMES,
   MESH_ORG_DEFAULTS,
   MESH_ORG_NAMES,
-  parseCrdManifest,
   REVOCATION_REASONS,
   SERVICE_ACTIONS,
   SERVICE_PROTOCOLS,
-  type CrdManifest,
-} from '../../src/api/index.js';
+} from '@meshguard/core/kube';
+import { loadCrdManifests, parseCrdManifest, type CrdManifest } from '../../src/api/index.js';
 
 type Json = Record<string, unknown>;
 

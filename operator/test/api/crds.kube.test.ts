@@ -4,16 +4,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeBase64, meshAddresses, orgDomain } from '@meshguard/core';
 import { K1, K3, requireCapability } from '@meshguard/core/testing';
 import {
-  loadCrdManifests,
   MESH_NODE_NAMES,
   MESH_ORG_NAMES,
-  resourcePath,
+  meshResourcePath,
   setCondition,
   validateMeshNode,
   validateMeshOrg,
-  type CrdManifest,
   type ResourceNames,
-} from '../../src/api/index.js';
+} from '@meshguard/core/kube';
+import { loadCrdManifests, type CrdManifest } from '../../src/api/index.js';
 import { KubeCluster, kubeAvailability, kubectlPath } from '../support/kube-cluster.js';
 import { clusterNode, externalNode, meshOrg, OFF_CURVE_KEY, ZERO_KEY, type Json } from './fixtures.js';
 import { INVALID_CASES } from './invalid-cases.js';
@@ -52,7 +51,7 @@ function apply(cluster: KubeCluster, object: Json, options: { dryRun?: boolean }
   const kind = String(object['kind']);
   const name = String((object['metadata'] as Json)['name']);
   const query = `fieldManager=${MANAGER}&force=true&fieldValidation=Strict${options.dryRun === true ? '&dryRun=All' : ''}`;
-  return apiRequest(cluster, 'PATCH', `${resourcePath(namesOf(kind), name)}?${query}`, object, CONTENT_TYPE.apply);
+  return apiRequest(cluster, 'PATCH', `${meshResourcePath(namesOf(kind), name)}?${query}`, object, CONTENT_TYPE.apply);
 }
 
 async function applyCrd(cluster: KubeCluster, crd: CrdManifest): Promise<ApiResponse> {
@@ -253,7 +252,7 @@ describe('meshguard CRDs on kube-apiserver', { timeout: 120_000 }, () => {
     const statusWrite = await apiRequest(
       c,
       'PATCH',
-      resourcePath(MESH_NODE_NAMES, name, 'status'),
+      meshResourcePath(MESH_NODE_NAMES, name, 'status'),
       { status },
       CONTENT_TYPE.mergePatch,
     );
@@ -266,7 +265,7 @@ describe('meshguard CRDs on kube-apiserver', { timeout: 120_000 }, () => {
     const specWrite = await apiRequest(
       c,
       'PATCH',
-      resourcePath(MESH_NODE_NAMES, name),
+      meshResourcePath(MESH_NODE_NAMES, name),
       { spec: { approved: true }, status: { meshIPv4: '10.99.9.9' } },
       CONTENT_TYPE.mergePatch,
     );
@@ -279,7 +278,7 @@ describe('meshguard CRDs on kube-apiserver', { timeout: 120_000 }, () => {
     const badCondition = await apiRequest(
       c,
       'PATCH',
-      resourcePath(MESH_NODE_NAMES, name, 'status'),
+      meshResourcePath(MESH_NODE_NAMES, name, 'status'),
       { status: { conditions: [{ ...conditions[0], reason: 'not camel case' }] } },
       CONTENT_TYPE.mergePatch,
     );
@@ -309,14 +308,14 @@ describe('meshguard CRDs on kube-apiserver', { timeout: 120_000 }, () => {
         message: 'org key published',
       }),
     };
-    const path = resourcePath(MESH_ORG_NAMES, 'printed', 'status');
+    const path = meshResourcePath(MESH_ORG_NAMES, 'printed', 'status');
     expectStatus(await apiRequest(c, 'PATCH', path, { status: orgStatus }, CONTENT_TYPE.mergePatch), 200, 'org status');
 
     const node = clusterNode('printed-1', { org: 'printed' });
     expectStatus(await apply(c, node), 201, 'create MeshNode');
     const ipv4 = meshAddresses(K1.publicKey).ipv4;
     const nodeStatus = { meshIPv4: ipv4, expiresAt: '2030-01-01T00:00:00Z' };
-    const nodePath = resourcePath(MESH_NODE_NAMES, 'printed-1', 'status');
+    const nodePath = meshResourcePath(MESH_NODE_NAMES, 'printed-1', 'status');
     expectStatus(await apiRequest(c, 'PATCH', nodePath, { status: nodeStatus }, CONTENT_TYPE.mergePatch), 200, 'node');
 
     const orgs = await c.kubectl(['get', 'mo', 'printed']);

@@ -1,4 +1,4 @@
-import { CelMessage } from '../../src/api/index.js';
+import { CelMessage } from '@meshguard/core/kube';
 import { clusterNode, externalNode, meshNode, meshOrg, NODE_KEY, WIREGUARD_KEY, type Json } from './fixtures.js';
 
 /**

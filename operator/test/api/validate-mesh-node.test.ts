@@ -10,7 +10,7 @@ import {
   toServiceRule,
   validateMeshNode,
   type FieldError,
-} from '../../src/api/index.js';
+} from '@meshguard/core/kube';
 import {
   clusterNode,
   externalNode,

@@ -8,7 +8,7 @@ import {
   ResourceValidationError,
   validateMeshOrg,
   type FieldError,
-} from '../../src/api/index.js';
+} from '@meshguard/core/kube';
 import { meshOrg } from './fixtures.js';
 import { INVALID_CASES } from './invalid-cases.js';
 

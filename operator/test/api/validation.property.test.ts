@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { validateMeshNode, validateMeshOrg, type FieldError } from '../../src/api/index.js';
+import { validateMeshNode, validateMeshOrg, type FieldError } from '@meshguard/core/kube';
 import { clusterNode, meshOrg, NODE_KEY, OFF_CURVE_KEY, WIREGUARD_KEY, ZERO_KEY, type Json } from './fixtures.js';
 
 const RUNS = { numRuns: 1000 };

@@ -10,12 +10,16 @@ import { requireCapability } from '@meshguard/core/testing';
 import type { ControllerSetup } from '../../src/app/controller-registration.js';
 import { OperatorApp, type OperatorAppOptions } from '../../src/app/operator-app.js';
 import { enqueueOnChange } from '../../src/controller/enqueue.js';
-import { Informer } from '../../src/controller/informer.js';
-import { KubeClient } from '../../src/controller/kube-client.js';
-import type { KubeObject } from '../../src/controller/kube-object.js';
-import { KubeListWatcher } from '../../src/controller/list-watcher.js';
+import {
+  configMapResource,
+  Informer,
+  KubeClient,
+  KubeListWatcher,
+  type KubeObject,
+  resourcePath,
+  type ResourceRef,
+} from '@meshguard/core/kube';
 import { Controller } from '../../src/controller/reconciler.js';
-import { configMapResource, resourcePath, type ResourceRef } from '../../src/controller/resource.js';
 import { OperatorMetrics } from '../../src/metrics/operator-metrics.js';
 import { installCrds } from '../reconcilers/cluster-fixture.js';
 import { KubeCluster, kubeAvailability } from '../support/kube-cluster.js';

@@ -5,9 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { requireCapability } from '@meshguard/core/testing';
 import { KubeEventRecorder, type KubeEventRecorderOptions } from '../../src/controller/event-recorder.js';
-import { KubeClient } from '../../src/controller/kube-client.js';
-import type { KubeObject } from '../../src/controller/kube-object.js';
-import { resourcePath, type ResourceRef } from '../../src/controller/resource.js';
+import { KubeClient, type KubeObject, resourcePath, type ResourceRef } from '@meshguard/core/kube';
 import { KubeCluster, kubeAvailability } from '../support/kube-cluster.js';
 
 // Events about cluster-scoped custom resources, written to a real API server.

@@ -1,5 +1,5 @@
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
-import type { Clock } from '../../src/controller/clock.js';
+import type { Clock } from '@meshguard/core/kube';
 
 /** Lets every promise continuation that is ready run (they all run before the next macrotask). */
 export async function settle(rounds = 3): Promise<void> {

@@ -1,5 +1,10 @@
-import type { KubeObject } from '../../src/controller/kube-object.js';
-import type { ListResult, ListWatcher, WatchEvent, WatchSink } from '../../src/controller/list-watcher.js';
+import {
+  type KubeObject,
+  type ListResult,
+  type ListWatcher,
+  type WatchEvent,
+  type WatchSink,
+} from '@meshguard/core/kube';
 
 export interface TestObject extends KubeObject {
   readonly data?: Readonly<Record<string, string>>;

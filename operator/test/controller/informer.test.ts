@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ArgumentError } from '@meshguard/core';
-import { KubeApiError, KubeTransportError } from '../../src/controller/errors.js';
-import { Informer, type InformerOptions } from '../../src/controller/informer.js';
+import { Informer, type InformerOptions, KubeApiError, KubeTransportError } from '@meshguard/core/kube';
 import { FakeClock, settle } from './fake-clock.js';
 import { FakeListWatcher, type TestObject } from './fake-list-watcher.js';
 

@@ -5,15 +5,20 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { requireCapability } from '@meshguard/core/testing';
 import { enqueueOnChange } from '../../src/controller/enqueue.js';
-import { isConflict } from '../../src/controller/errors.js';
-import { Informer, type InformerOptions } from '../../src/controller/informer.js';
-import { KubeClient } from '../../src/controller/kube-client.js';
-import type { KubeObject } from '../../src/controller/kube-object.js';
+import {
+  configMapResource,
+  Informer,
+  type InformerOptions,
+  isConflict,
+  KubeClient,
+  KubeListWatcher,
+  type KubeObject,
+  resourcePath,
+  type ResourceRef,
+} from '@meshguard/core/kube';
 import { LeaderElector } from '../../src/controller/leader-election.js';
 import { KubeLeaseLock, type LeaderElectionRecord, type LeaseLock } from '../../src/controller/lease-lock.js';
-import { KubeListWatcher } from '../../src/controller/list-watcher.js';
 import { Controller } from '../../src/controller/reconciler.js';
-import { configMapResource, resourcePath, type ResourceRef } from '../../src/controller/resource.js';
 import { KubeCluster, kubeAvailability } from '../support/kube-cluster.js';
 import { RestartedApiServer } from './api-server-restart.js';
 import { TcpProxy } from './tcp-proxy.js';

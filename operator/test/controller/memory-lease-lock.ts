@@ -1,4 +1,4 @@
-import { KubeApiError, KubeTransportError } from '../../src/controller/errors.js';
+import { KubeApiError, KubeTransportError } from '@meshguard/core/kube';
 import type { LeaderElectionRecord, LeaseLock, VersionedRecord } from '../../src/controller/lease-lock.js';
 
 /** One Lease object with the API server's optimistic concurrency, shared by several candidates. */

@@ -5,7 +5,7 @@ import type { HttpMethod } from '@kubernetes/client-node';
 import { KubeConfig } from '@kubernetes/client-node';
 import { encodeBase64, generateKeyPair } from '@meshguard/core';
 import { loadCrdManifests } from '../../src/api/crd-manifests.js';
-import { KubeClient, type KubeRequestOptions } from '../../src/controller/kube-client.js';
+import { KubeClient, type KubeRequestOptions } from '@meshguard/core/kube';
 import type { KubeRequester } from '../../src/reconcilers/kube-api.js';
 import { apiRequest, CONTENT_TYPE } from '../api/kube-api.js';
 import { KubeCluster } from '../support/kube-cluster.js';

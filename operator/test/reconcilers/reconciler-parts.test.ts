@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodeBase64, generateKeyPair } from '@meshguard/core';
-import { setCondition } from '../../src/api/condition.js';
+import { setCondition } from '@meshguard/core/kube';
 import { lifetimeSeconds, planCertificate, renewBeforeSeconds } from '../../src/reconcilers/certificate-plan.js';
 import { jsonEqual, statusDiffers } from '../../src/reconcilers/status-patch.js';
 import {

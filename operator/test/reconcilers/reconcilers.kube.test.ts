@@ -16,12 +16,18 @@ import {
   verifyOrgMessage,
 } from '@meshguard/core';
 import { requireCapability } from '@meshguard/core/testing';
-import { findCondition } from '../../src/api/condition.js';
-import { MESH_NODE_NAMES, MESH_ORG_NAMES, resourcePath } from '../../src/api/group.js';
-import type { MeshNode } from '../../src/api/mesh-node.js';
-import type { MeshOrg } from '../../src/api/mesh-org.js';
-import { isNotFound } from '../../src/controller/errors.js';
-import { configMapResource, resourcePath as corePath, secretResource } from '../../src/controller/resource.js';
+import {
+  configMapResource,
+  findCondition,
+  isNotFound,
+  MESH_NODE_NAMES,
+  MESH_ORG_NAMES,
+  type MeshNode,
+  type MeshOrg,
+  meshResourcePath,
+  resourcePath as corePath,
+  secretResource,
+} from '@meshguard/core/kube';
 import { MERGE_PATCH, type ConfigMapObject, type SecretObject } from '../../src/reconcilers/kube-api.js';
 import { REVOKE_FINALIZER } from '../../src/reconcilers/labels.js';
 import { MeshNodeReconciler } from '../../src/reconcilers/mesh-node-reconciler.js';
@@ -82,25 +88,28 @@ function harness(e: ReconcilerCluster, options: { now?: () => Date; shardBudgetB
 }
 
 async function createOrg(e: ReconcilerCluster, name: string, spec: Record<string, unknown> = {}): Promise<void> {
-  await e.client.request('POST', resourcePath(MESH_ORG_NAMES), {
+  await e.client.request('POST', meshResourcePath(MESH_ORG_NAMES), {
     body: { apiVersion: 'meshguard.dev/v1alpha1', kind: 'MeshOrg', metadata: { name }, spec },
   });
 }
 
 async function createNode(e: ReconcilerCluster, name: string, spec: Record<string, unknown>): Promise<void> {
-  await e.client.request('POST', resourcePath(MESH_NODE_NAMES), {
+  await e.client.request('POST', meshResourcePath(MESH_NODE_NAMES), {
     body: { apiVersion: 'meshguard.dev/v1alpha1', kind: 'MeshNode', metadata: { name }, spec },
   });
 }
 
 async function patchNodeSpec(e: ReconcilerCluster, name: string, spec: Record<string, unknown>): Promise<void> {
-  await e.client.request('PATCH', resourcePath(MESH_NODE_NAMES, name), { body: { spec }, contentType: MERGE_PATCH });
+  await e.client.request('PATCH', meshResourcePath(MESH_NODE_NAMES, name), {
+    body: { spec },
+    contentType: MERGE_PATCH,
+  });
 }
 
 const getOrg = async (e: ReconcilerCluster, name: string): Promise<MeshOrg> =>
-  (await e.client.request('GET', resourcePath(MESH_ORG_NAMES, name))) as MeshOrg;
+  (await e.client.request('GET', meshResourcePath(MESH_ORG_NAMES, name))) as MeshOrg;
 const getNode = async (e: ReconcilerCluster, name: string): Promise<MeshNode> =>
-  (await e.client.request('GET', resourcePath(MESH_NODE_NAMES, name))) as MeshNode;
+  (await e.client.request('GET', meshResourcePath(MESH_NODE_NAMES, name))) as MeshNode;
 
 function orgPublicKey(org: MeshOrg): Uint8Array {
   assert.ok(org.status?.publicKey !== undefined, 'status.publicKey set');
@@ -399,7 +408,7 @@ describe('MeshOrg and MeshNode reconcilers against kube-apiserver', { timeout: 1
     const key = newNodeKey();
     await createNode(e, name, { org, publicKey: key, wireguardPublicKey: newWireGuardKey(), external: true });
     await h.nodes.reconcile(name);
-    await e.client.request('DELETE', resourcePath(MESH_NODE_NAMES, name));
+    await e.client.request('DELETE', meshResourcePath(MESH_NODE_NAMES, name));
     assert.ok((await getNode(e, name)).metadata.deletionTimestamp !== undefined, 'held by the finalizer');
     await h.nodes.reconcile(name);
     await assert.rejects(getNode(e, name), (err) => isNotFound(err));
@@ -426,7 +435,7 @@ describe('MeshOrg and MeshNode reconcilers against kube-apiserver', { timeout: 1
       if (interfered || !path.endsWith('/status')) return;
       interfered = true;
       // Another writer (the agent reporting lastSeen) changes the object between our read and write.
-      await e.client.request('PATCH', resourcePath(MESH_NODE_NAMES, name, 'status'), {
+      await e.client.request('PATCH', meshResourcePath(MESH_NODE_NAMES, name, 'status'), {
         body: { status: { lastSeen: new Date().toISOString().replace(/\.\d+Z$/, 'Z') } },
         contentType: MERGE_PATCH,
       });

@@ -12,6 +12,8 @@ export interface OperatorProcessOptions {
   readonly kubeconfigPath: string;
   readonly namespace: string;
   readonly leaderElect?: boolean;
+  /** V8/Node flags before main.js, e.g. the heap limit a deployment sets. */
+  readonly nodeFlags?: readonly string[];
 }
 
 /** The real operator binary (main.js, the registrations main.ts lists) as a child process. */
@@ -24,6 +26,7 @@ export class OperatorProcess {
   constructor(options: OperatorProcessOptions) {
     const argv = [
       process.execPath,
+      ...(options.nodeFlags ?? []),
       MAIN,
       `--kubeconfig=${options.kubeconfigPath}`,
       `--namespace=${options.namespace}`,

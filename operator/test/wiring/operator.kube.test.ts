@@ -5,14 +5,20 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { decodeBase64Exact } from '@meshguard/core';
 import { requireCapability } from '@meshguard/core/testing';
-import { findCondition } from '../../src/api/condition.js';
-import { MESH_NODE_NAMES, MESH_ORG_NAMES, resourcePath } from '../../src/api/group.js';
-import type { MeshNode } from '../../src/api/mesh-node.js';
+import {
+  configMapResource,
+  findCondition,
+  Informer,
+  KubeListWatcher,
+  MESH_NODE_NAMES,
+  MESH_ORG_NAMES,
+  type MeshNode,
+  meshResourcePath,
+  resourcePath as corePath,
+  secretResource,
+} from '@meshguard/core/kube';
 import { controllers } from '../../src/app/main.js';
 import { OperatorApp } from '../../src/app/operator-app.js';
-import { Informer } from '../../src/controller/informer.js';
-import { KubeListWatcher } from '../../src/controller/list-watcher.js';
-import { configMapResource, resourcePath as corePath, secretResource } from '../../src/controller/resource.js';
 import { OperatorMetrics } from '../../src/metrics/operator-metrics.js';
 import { MERGE_PATCH, type ConfigMapObject, type SecretObject } from '../../src/reconcilers/kube-api.js';
 import { ORG_LABEL } from '../../src/reconcilers/labels.js';
@@ -52,7 +58,7 @@ function running(t: TestContext): ReconcilerCluster | undefined {
 const meshNodeRef = { apiVersion: 'meshguard.dev/v1alpha1', kind: 'MeshNode', plural: 'meshnodes', namespaced: false };
 
 async function createOrg(e: ReconcilerCluster, name: string): Promise<void> {
-  await e.client.request('POST', resourcePath(MESH_ORG_NAMES), {
+  await e.client.request('POST', meshResourcePath(MESH_ORG_NAMES), {
     body: {
       apiVersion: 'meshguard.dev/v1alpha1',
       kind: 'MeshOrg',
@@ -67,7 +73,7 @@ async function createNodes(e: ReconcilerCluster, org: string, names: readonly st
   const keys = new Map(names.map((n) => [n, newNodeKey()]));
   await Promise.all(
     names.map((name) =>
-      e.client.request('POST', resourcePath(MESH_NODE_NAMES), {
+      e.client.request('POST', meshResourcePath(MESH_NODE_NAMES), {
         body: {
           apiVersion: 'meshguard.dev/v1alpha1',
           kind: 'MeshNode',
@@ -81,7 +87,7 @@ async function createNodes(e: ReconcilerCluster, org: string, names: readonly st
 }
 
 async function listNodes(e: ReconcilerCluster, org: string): Promise<MeshNode[]> {
-  const list = (await e.client.request('GET', resourcePath(MESH_NODE_NAMES))) as { items: MeshNode[] };
+  const list = (await e.client.request('GET', meshResourcePath(MESH_NODE_NAMES))) as { items: MeshNode[] };
   return list.items.filter((n) => n.spec.org === org);
 }
 
@@ -223,7 +229,7 @@ describe('operator with the MeshOrg and MeshNode registrations against kube-apis
     // Revocation through the restarted operator.
     const victim = all[0];
     assert.ok(victim !== undefined);
-    await e.client.request('PATCH', resourcePath(MESH_NODE_NAMES, victim.metadata.name), {
+    await e.client.request('PATCH', meshResourcePath(MESH_NODE_NAMES, victim.metadata.name), {
       body: { spec: { revoked: true } },
       contentType: MERGE_PATCH,
     });
@@ -237,7 +243,7 @@ describe('operator with the MeshOrg and MeshNode registrations against kube-apis
     const revoked = await until(
       'Revoked=True',
       async () => {
-        const n = (await e.client.request('GET', resourcePath(MESH_NODE_NAMES, victim.metadata.name))) as MeshNode;
+        const n = (await e.client.request('GET', meshResourcePath(MESH_NODE_NAMES, victim.metadata.name))) as MeshNode;
         return findCondition(n.status?.conditions, 'Revoked')?.status === 'True' ? n : undefined;
       },
       30_000,

@@ -1,4 +1,4 @@
-import { ArgumentError } from '@meshguard/core';
+import { ArgumentError } from '../index.js';
 import { KubeApiError, KubeDecodeError, isGone, type ControllerError } from './errors.js';
 import type { KubeClient } from './kube-client.js';
 import { asKubeObject, isRecord, type KubeObject } from './kube-object.js';

@@ -5,7 +5,7 @@ import {
   type HttpMethod,
   type KubeConfig,
 } from '@kubernetes/client-node';
-import { ArgumentError } from '@meshguard/core';
+import { ArgumentError } from '../index.js';
 import {
   ControllerTimeoutError,
   KubeApiError,

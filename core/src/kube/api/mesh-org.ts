@@ -1,4 +1,4 @@
-import type { CertificateVersion } from '@meshguard/core';
+import type { CertificateVersion } from '../../index.js';
 import type { Condition } from './condition.js';
 import type { MeshguardApiVersion } from './group.js';
 import type { ResourceMeta } from './resource-meta.js';

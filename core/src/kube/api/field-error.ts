@@ -1,4 +1,4 @@
-import { ArgumentError } from '@meshguard/core';
+import { ArgumentError } from '../../index.js';
 
 /**
  * Why a field was refused; the same distinctions the API server makes (field.ErrorType), plus

@@ -1,4 +1,4 @@
-import { MAX_SERVICE_RULES, PolicyError } from '@meshguard/core';
+import { MAX_SERVICE_RULES, PolicyError } from '../../index.js';
 import type { FieldError } from './field-error.js';
 import { ResourceValidationError } from './field-error.js';
 import {

@@ -40,7 +40,7 @@ export const MESHGUARD_RESOURCES: readonly ResourceNames[] = [MESH_ORG_NAMES, ME
  * REST path of a collection or of one object (both kinds are cluster-scoped), with an optional
  * subresource such as `status`.
  */
-export function resourcePath(names: ResourceNames, name?: string, subresource?: string): string {
+export function meshResourcePath(names: ResourceNames, name?: string, subresource?: string): string {
   const collection = `/apis/${MESHGUARD_GROUP}/${MESHGUARD_VERSION}/${names.plural}`;
   if (name === undefined) return collection;
   const item = `${collection}/${encodeURIComponent(name)}`;

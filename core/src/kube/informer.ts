@@ -1,4 +1,4 @@
-import { ArgumentError } from '@meshguard/core';
+import { ArgumentError } from '../index.js';
 import { sleep, systemClock, type Clock } from './clock.js';
 import { KubeTransportError, isGone } from './errors.js';
 import { objectKey, type KubeObject } from './kube-object.js';

@@ -1,4 +1,4 @@
-import { ArgumentError } from '@meshguard/core';
+import { ArgumentError } from '../index.js';
 
 /**
  * Which API resource a client addresses. The plural is given rather than discovered: discovery

@@ -69,3 +69,15 @@ export function asKubeObject(value: unknown, what: string): KubeObject {
   }
   return value as unknown as KubeObject;
 }
+
+/**
+ * asKubeObject for an informer's store, without metadata.managedFields: server-side apply's
+ * bookkeeping is often the largest part of a small object, and no controller here reads it
+ * (controller-runtime's caches drop it for the same reason). Only for freshly decoded JSON,
+ * which it changes in place.
+ */
+export function asCachedKubeObject(value: unknown, what: string): KubeObject {
+  const obj = asKubeObject(value, what);
+  delete (obj.metadata as { managedFields?: unknown }).managedFields;
+  return obj;
+}

@@ -4,4 +4,4 @@
  * own deserializer produces, while custom objects arrive as plain JSON. One definition, shared
  * with the controller plumbing that watches these objects.
  */
-export type { ObjectMeta as ResourceMeta } from '../controller/kube-object.js';
+export type { ObjectMeta as ResourceMeta } from '../kube-object.js';

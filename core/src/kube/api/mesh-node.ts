@@ -1,4 +1,4 @@
-import { RevocationReason, serviceRuleFromTokens, type ServiceRule } from '@meshguard/core';
+import { RevocationReason, serviceRuleFromTokens, type ServiceRule } from '../../index.js';
 import type { Condition } from './condition.js';
 import type { MeshguardApiVersion } from './group.js';
 import type { ResourceMeta } from './resource-meta.js';

@@ -8,7 +8,7 @@ import {
   parseDuration,
   PUBLIC_KEY_BYTES,
   publicKeyProblem,
-} from '@meshguard/core';
+} from '../../index.js';
 import { CelMessage, DepthMessage } from './rule-messages.js';
 
 /**

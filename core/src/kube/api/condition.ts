@@ -1,4 +1,4 @@
-import { ArgumentError } from '@meshguard/core';
+import { ArgumentError } from '../../index.js';
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
