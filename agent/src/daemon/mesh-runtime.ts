@@ -17,10 +17,10 @@ import { networkInterfaces } from 'node:os';
 import { TAG_HOLEPUNCH_REQUEST, TAG_HOLEPUNCH_RESPONSE } from '../nat/holepunch-codec.js';
 import { NatTraversal, type NatMember, type NatMembership, type NatPeer } from '../nat/nat-traversal.js';
 import type { PathType } from '../nat/path-manager.js';
+import { AgentHttpServer, type HealthCheck } from '../http/agent-http-server.js';
 import { createMeshMetrics, type MeshMetricsSource } from '../metrics/mesh-metrics.js';
-import { startMetricsServer } from '../metrics/metrics-server.js';
 import { CoalescingSender } from '../net/coalescing-sender.js';
-import { classifyDatagram } from '../net/datagram-classifier.js';
+import { classifyDatagram, type DatagramDropReason } from '../net/datagram-classifier.js';
 import { NativeUdpSocket } from '../net/native-udp-socket.js';
 import { TunDevice } from '../net/tun-device.js';
 import type { TrustAuthority } from '../swim/admission-gate.js';
@@ -52,8 +52,13 @@ export interface MeshOptions {
   readonly open?: boolean;
   /** The address peers should reach us on, when it is not the source address they see. */
   readonly advertise?: UdpEndpoint;
-  /** Serve Prometheus metrics on this address (`--metrics`). */
+  /**
+   * Serve /metrics, /healthz, /readyz and /v1/status on this address (`--metrics`): loopback or
+   * a management address, never a public one (AgentHttpServer says why).
+   */
   readonly metrics?: UdpEndpoint;
+  /** More /readyz conditions than the runtime's own (readinessChecks), e.g. a certificate. */
+  readonly readiness?: readonly HealthCheck[];
   /** STUN servers (`--stun`); two must agree for a NAT type. */
   readonly stunServers?: readonly QuickEndpoint[];
   readonly swimConfig?: Partial<SwimConfig>;
@@ -115,6 +120,8 @@ export class MeshRuntime {
   #control: ControlServer | null = null;
   #metricsServer: { close(): Promise<void> } | null = null;
   #stopped = false;
+  /** Datagrams dropped before any protocol saw them (plain counters: the receive path bumps them). */
+  readonly #datagramDrops: Record<DatagramDropReason, number> = { invalid: 0, 'app-message': 0, 'gossip-only': 0 };
   readonly #stopListeners: Array<(reason: string) => void> = [];
 
   private constructor(parts: {
@@ -266,14 +273,16 @@ export class MeshRuntime {
         },
       });
       if (options.metrics !== undefined) {
-        const metrics = await startMetricsServer(
-          createMeshMetrics(r.metricsSource()),
-          options.metrics.address,
-          options.metrics.port,
-          () => !r.#stopped,
-        );
-        r.#metricsServer = { close: () => metrics.server.close() };
-        log(`metrics: http://${formatUdpEndpoint({ address: options.metrics.address, port: metrics.port })}/metrics`);
+        const http = await AgentHttpServer.start({
+          host: options.metrics.address,
+          port: options.metrics.port,
+          registry: createMeshMetrics(r.metricsSource()),
+          status: () => r.status(),
+          liveness: [r.#runningCheck],
+          readiness: [...r.readinessChecks(), ...(options.readiness ?? [])],
+        });
+        r.#metricsServer = http;
+        log(`metrics: ${http.url}/metrics (also /healthz /readyz /v1/status: keep it off public addresses)`);
       }
       log(
         `up: ${encodeBase64(identity.publicKey)} ${meshAddresses(identity.publicKey).ipv4} on UDP ${udp.port}` +
@@ -297,7 +306,8 @@ export class MeshRuntime {
         const data = batch.datagram(i);
         switch (classifyDatagram(data)) {
           case 'wireguard':
-            this.device?.handleDatagram(data, batch.endpoint(i));
+            if (this.device === null) this.#datagramDrops['gossip-only']++;
+            else this.device.handleDatagram(data, batch.endpoint(i));
             break;
           case 'swim':
             if (data[0] === TAG_HOLEPUNCH_REQUEST || data[0] === TAG_HOLEPUNCH_RESPONSE) {
@@ -315,8 +325,12 @@ export class MeshRuntime {
           case 'relay':
             this.nat.handleRelayFrame(data, batch.endpoint(i), Date.now());
             break;
+          case 'app':
+            // App messages (0x50) are the mobile library's.
+            this.#datagramDrops['app-message']++;
+            break;
           default:
-            // App messages (0x50) are the mobile library's; invalid datagrams are dropped.
+            this.#datagramDrops.invalid++;
             break;
         }
       }
@@ -460,16 +474,50 @@ export class MeshRuntime {
       natType: () => this.nat.natType,
       punch: () => this.nat.status().punch,
       relay: () => this.nat.status().relay,
-      wireguardBytes: () => {
-        let rx = 0;
-        let tx = 0;
-        for (const peer of this.device?.peers() ?? []) {
-          rx += peer.stats.rxBytes;
-          tx += peer.stats.txBytes;
-        }
-        return { rx, tx };
-      },
+      wireguard: () => this.device,
+      swim: () => this.swim.stats(),
+      udp: () => ({ socket: this.#udp.counters(), dropped: this.#datagramDrops }),
+      tun: () => this.#tun?.counters() ?? null,
     };
+  }
+
+  /** Liveness of the runtime itself: false once it stops (the process is about to end). */
+  readonly #runningCheck: HealthCheck = {
+    name: 'running',
+    check: () => (this.#stopped ? 'stopping' : undefined),
+  };
+
+  /**
+   * What /readyz asks of the runtime: running, the UDP socket open, the mesh interface up with
+   * its address (not in gossip-only mode), and trust anchors to admit anyone by. A caller adds
+   * its own conditions (MeshOptions.readiness), e.g. the in-cluster agent's certificate.
+   */
+  readinessChecks(): HealthCheck[] {
+    const checks: HealthCheck[] = [
+      this.#runningCheck,
+      { name: 'udp', check: () => (this.#udp.closed ? `UDP socket on port ${this.#udp.port} closed` : undefined) },
+      {
+        name: 'trust',
+        check: () =>
+          trustMode(this.#trust.current) === 'no-anchors'
+            ? 'no authorized keys or trusted orgs: no peer can be admitted'
+            : undefined,
+      },
+    ];
+    const tun = this.#tun;
+    if (tun !== null) {
+      const ipv4 = meshAddresses(this.publicKey).ipv4;
+      checks.push({
+        name: 'tun',
+        check: () => {
+          if (tun.closed) return `${tun.name} closed`;
+          // libuv lists only interfaces that are up and running, with their addresses.
+          const up = networkInterfaces()[tun.name]?.some((a) => a.address === ipv4) ?? false;
+          return up ? undefined : `${tun.name} is down or lacks ${ipv4}`;
+        },
+      });
+    }
+    return checks;
   }
 
   /** Table sizes and protocol counters (all plain numbers: the status is JSON). */

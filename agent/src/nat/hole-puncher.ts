@@ -83,6 +83,33 @@ interface Forwarded {
 
 export type PunchOutcome = 'succeeded' | 'failed';
 
+/** Why a hole-punch request, response or probe was dropped: a fixed set, so metrics can label by it. */
+export const HOLE_PUNCH_DROP_REASONS = [
+  'not a hole-punch message',
+  'malformed',
+  'probe with unknown token',
+  'probe from an unexpected address',
+  'our own request',
+  'request not from a live member',
+  'request for an unknown initiator',
+  'request without a usable endpoint',
+  'our public endpoint is unknown',
+  'duplicate token',
+  'answer slots busy',
+  'request from a sender not at its known address',
+  'request for an unknown target',
+  'forwarding table full',
+  'request from a non-IP address',
+  'response not from the forwarded target',
+  'response from a non-IP address',
+  'response with unknown token',
+  'response from another node',
+  'response not through a live member',
+  'response without a usable endpoint',
+] as const;
+
+export type HolePunchDropReason = (typeof HOLE_PUNCH_DROP_REASONS)[number];
+
 export interface HolePunchStats {
   started: number;
   succeeded: number;
@@ -90,7 +117,7 @@ export interface HolePunchStats {
   answered: number;
   forwarded: number;
   /** Requests, responses and probes dropped, by why. */
-  readonly dropped: Record<string, number>;
+  readonly dropped: Partial<Record<HolePunchDropReason, number>>;
 }
 
 /**
@@ -326,7 +353,7 @@ export class HolePuncher {
     return n;
   }
 
-  #drop(reason: string): void {
+  #drop(reason: HolePunchDropReason): void {
     this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1;
   }
 }

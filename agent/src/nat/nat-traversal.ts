@@ -230,7 +230,10 @@ export class NatTraversal {
   wrapForRelay(packet: Uint8Array, to: UdpEndpoint): { readonly frame: Uint8Array; readonly to: UdpEndpoint } | null {
     if (!isRelayEndpoint(to)) return null;
     const route = this.#routes.forVirtual(to);
-    if (route === undefined) return { frame: new Uint8Array(0), to };
+    if (route === undefined) {
+      this.#relay.countDrop('no relay route');
+      return { frame: new Uint8Array(0), to };
+    }
     const frame = encodeRelayFrame({ senderPublicKey: this.#o.self, targetPublicKey: route.peer, payload: packet });
     return { frame, to: route.relay };
   }

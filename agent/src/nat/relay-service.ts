@@ -53,11 +53,28 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   pairIdleMs: 60_000,
 };
 
+/** Why a relay frame was dropped: a fixed set, so metrics can label by it. */
+export const RELAY_DROP_REASONS = [
+  'malformed',
+  'sender not a live member',
+  'our own frame',
+  'relay not a live member',
+  'rate limited',
+  'sender not at its known address',
+  'target not a live member',
+  'relay at capacity',
+  /** Outgoing: a packet for a relayed peer whose route is gone (the peer was just removed). */
+  'no relay route',
+] as const;
+
+export type RelayDropReason = (typeof RELAY_DROP_REASONS)[number];
+
 export interface RelayStats {
   framesForwarded: number;
   bytesForwarded: number;
   framesDelivered: number;
-  readonly dropped: Record<string, number>;
+  /** Only the reasons that happened (as `status` shows them). */
+  readonly dropped: Partial<Record<RelayDropReason, number>>;
 }
 
 /**
@@ -135,7 +152,12 @@ export class RelayService {
     for (const [pair, at] of this.#pairs) if (nowMs - at >= this.#limits.pairIdleMs) this.#pairs.delete(pair);
   }
 
-  #drop(reason: string): void {
+  /** Counts a frame dropped here, or by the sending side of NAT traversal. */
+  countDrop(reason: RelayDropReason): void {
     this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1;
+  }
+
+  #drop(reason: RelayDropReason): void {
+    this.countDrop(reason);
   }
 }

@@ -7,6 +7,15 @@
  */
 export type DatagramKind = 'relay' | 'wireguard' | 'stun' | 'holepunch-probe' | 'app' | 'swim' | 'invalid';
 
+/**
+ * Why the node's socket dropped a datagram before any protocol saw it: `invalid` (empty, or too
+ * short to classify), `app-message` (0x50, the mobile library's, not handled by the daemon),
+ * `gossip-only` (a WireGuard message to a node running without a data plane).
+ */
+export const DATAGRAM_DROP_REASONS = ['invalid', 'app-message', 'gossip-only'] as const;
+
+export type DatagramDropReason = (typeof DATAGRAM_DROP_REASONS)[number];
+
 const TAG_RELAY = 0x31;
 const TAG_APP = 0x50;
 const STUN_MAGIC_COOKIE = 0x2112a442;

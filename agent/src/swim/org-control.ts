@@ -24,18 +24,27 @@ export type OrgOutcome =
   | { readonly kind: 'alias'; readonly change: Extract<AliasOutcome, { changed: true }> }
   | { readonly kind: 'ignored'; readonly reason: OrgIgnoredReason };
 
-export type OrgIgnoredReason =
-  | 'malformed'
-  | 'duplicate'
-  | 'untrusted-org'
-  | 'bad-signature'
-  | 'verification-budget'
-  | 'capacity'
-  | 'revoked'
-  | 'alias-refreshed'
-  | 'alias-stale'
-  | 'alias-conflict'
-  | 'alias-capacity';
+/** Why an org message changed nothing: a fixed set (metrics label these, see ORG_OUTCOMES). */
+export const ORG_IGNORED_REASONS = [
+  'malformed',
+  'duplicate',
+  'untrusted-org',
+  'bad-signature',
+  'verification-budget',
+  'capacity',
+  'revoked',
+  'alias-refreshed',
+  'alias-stale',
+  'alias-conflict',
+  'alias-capacity',
+] as const;
+
+export type OrgIgnoredReason = (typeof ORG_IGNORED_REASONS)[number];
+
+/** Every way an org message can end: applied (by kind) or ignored (by reason). */
+export const ORG_OUTCOMES = ['revocation', 'vouch', 'alias', ...ORG_IGNORED_REASONS] as const;
+
+export type OrgOutcomeLabel = (typeof ORG_OUTCOMES)[number];
 
 export interface OrgControlLimits {
   readonly checksPerSecond: number;

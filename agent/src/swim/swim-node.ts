@@ -22,7 +22,7 @@ import { entryAbout, SelfEntry } from './member-entries.js';
 import { memberKey } from './member-key.js';
 import { isLive, newMember, snapshotMember, type Member, type MemberSnapshot } from './member.js';
 import { MembershipTable } from './membership-table.js';
-import { OrgControl } from './org-control.js';
+import { OrgControl, ORG_OUTCOMES } from './org-control.js';
 import { OrgFlood } from './org-flood.js';
 import { Outbox, type SendPurpose } from './outbox.js';
 import { adjustPatience, patienceOf } from './patience.js';
@@ -45,7 +45,7 @@ import {
   type PingReq,
 } from './swim-codec.js';
 import { systemClock, type SwimClock } from './swim-clock.js';
-import { zeroCounters, type SwimCounters, type SwimStats } from './swim-stats.js';
+import { RECEIVED_MESSAGE_TYPES, zeroCounters, zeroTally, type SwimCounters, type SwimStats } from './swim-stats.js';
 import type { SwimEvent } from './swim-events.js';
 import { TimerQueue } from './timer-queue.js';
 import { fromWireEndpoint, sameUdpEndpoint, toWireEndpoint } from './udp-endpoint.js';
@@ -128,6 +128,8 @@ export class SwimNode {
   readonly #selfEntry: SelfEntry;
   readonly #restartEpoch: bigint;
   readonly #counters: SwimCounters = zeroCounters();
+  readonly #received = zeroTally(RECEIVED_MESSAGE_TYPES);
+  readonly #orgOutcomes = zeroTally(ORG_OUTCOMES);
   #incarnation: bigint;
   #seq: bigint;
   #status: SwimStatus = 'running';
@@ -259,6 +261,7 @@ export class SwimNode {
     this.#counters.receivedBytes += bytes.length;
     const tag = bytes[0];
     if (tag !== undefined && tag >= TAG_ORG_ALIAS && tag <= TAG_ORG_VOUCH) {
+      this.#received.org++;
       this.#onOrgMessage(bytes);
       return;
     }
@@ -278,6 +281,7 @@ export class SwimNode {
       this.#counters.malformed++;
       return;
     }
+    this.#received[message.kind]++;
     if (message.kind === 'ping-req') this.#onPingReq(message, from);
     else this.#onProbeMessage(message, from);
   }
@@ -364,6 +368,8 @@ export class SwimNode {
         sendDropped: this.#outbox.dropped,
       },
       sent: this.#outbox.byPurpose(),
+      received: { ...this.#received },
+      org: { ...this.#orgOutcomes },
     };
   }
 
@@ -1295,6 +1301,7 @@ export class SwimNode {
 
   #onOrgMessage(bytes: Uint8Array): void {
     const outcome = this.#org.receive(bytes, this.#clock.nowMs());
+    this.#orgOutcomes[outcome.kind === 'ignored' ? outcome.reason : outcome.kind]++;
     switch (outcome.kind) {
       case 'revocation':
         this.#gate.invalidate();

@@ -1,4 +1,10 @@
+import type { OrgOutcomeLabel } from './org-control.js';
 import type { SendPurpose, Tally } from './outbox.js';
+
+/** SWIM datagrams we take in, by what they are (org messages 0x41–0x43 together). */
+export const RECEIVED_MESSAGE_TYPES = ['ping', 'ack', 'ping-req', 'org'] as const;
+
+export type ReceivedMessageType = (typeof RECEIVED_MESSAGE_TYPES)[number];
 
 /** Counters and the size of every bounded structure, for tests, logs and metrics. */
 export interface SwimStats {
@@ -21,6 +27,10 @@ export interface SwimStats {
   readonly incarnation: bigint;
   readonly counters: Readonly<SwimCounters>;
   readonly sent: Readonly<Record<SendPurpose, Tally>>;
+  /** Datagrams that decoded, by type (the malformed ones are `counters.malformed`). */
+  readonly received: Readonly<Record<ReceivedMessageType, number>>;
+  /** Org messages by outcome: revocations, vouches and alias changes applied, or why ignored. */
+  readonly org: Readonly<Record<OrgOutcomeLabel, number>>;
 }
 
 /** What happened to inputs, cumulatively. */
@@ -67,4 +77,11 @@ export function zeroCounters(): SwimCounters {
     claimsIgnored: 0,
     introducedByHelpers: 0,
   };
+}
+
+/** One zero per key, in order: a fixed-shape record whose fields are then only incremented. */
+export function zeroTally<K extends string>(keys: readonly K[]): Record<K, number> {
+  const tally = {} as Record<K, number>;
+  for (const key of keys) tally[key] = 0;
+  return tally;
 }

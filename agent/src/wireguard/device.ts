@@ -86,27 +86,93 @@ export interface PeerConfig {
   readonly persistentKeepaliveSeconds?: number;
 }
 
-export type DropReason =
-  | 'malformed'
-  | 'not-ip'
-  | 'no-route'
-  | 'no-endpoint'
-  | 'unknown-index'
-  | 'unexpected-response'
-  | 'replay'
-  | 'counter-limit'
-  | 'expired-keypair'
-  | 'decrypt-failed'
-  | 'bad-mac1'
-  | 'cookie-required'
-  | 'rate-limited'
-  | 'handshake-failed'
-  | 'stale-timestamp'
-  | 'initiation-flood'
-  | 'bad-cookie'
-  | 'inner-source-mismatch'
-  | 'staged-overflow'
-  | 'handshake-gave-up';
+/**
+ * Why a packet was dropped: transport messages, TUN packets and staged packets. Every reason
+ * is counted in `WireGuardDevice.drops`, a record with one preallocated field per reason, so
+ * the data path only increments a number.
+ */
+export const DROP_REASONS = [
+  /** Not a WireGuard message of type 1–4, or a transport message too short or too long. */
+  'malformed',
+  /** Neither IPv4 nor IPv6 (from the TUN device, or inside a transport message). */
+  'not-ip',
+  /** No peer's allowed IPs cover the destination. */
+  'no-route',
+  /** The peer has no endpoint to send to. */
+  'no-endpoint',
+  /** A transport message for a receiver index we do not have (no such session). */
+  'unknown-index',
+  /** A counter seen before, or older than the 2048-counter replay window. */
+  'replay',
+  /** A counter at or past REJECT_AFTER_MESSAGES. */
+  'counter-limit',
+  /** The session is older than REJECT_AFTER_TIME. */
+  'expired-keypair',
+  /** The AEAD tag did not verify (forged, corrupted, or for another key). */
+  'decrypt-failed',
+  /** The inner source address is not one of the sending peer's allowed IPs. */
+  'inner-source-mismatch',
+  /** The per-peer queue held while a handshake is under way was full: its oldest packet went. */
+  'staged-overflow',
+  /** Queued packets discarded when the handshake was given up (REKEY_ATTEMPT_TIME). */
+  'handshake-gave-up',
+] as const;
+
+export type DropReason = (typeof DROP_REASONS)[number];
+
+/**
+ * Why a handshake message was refused, or a handshake given up: the reasons of
+ * `WireGuardDevice.handshakeFailures`.
+ */
+export const HANDSHAKE_FAILURES = [
+  /** An initiation, response or cookie reply of the wrong length. */
+  'malformed',
+  /** MAC1 does not match our public key: not meant for us, or corrupted. Costs us one hash. */
+  'bad-mac1',
+  /** Under load and without a valid MAC2: answered with a cookie reply instead of a handshake. */
+  'cookie-required',
+  /** Over the per-source or global initiation budget (checked before any Diffie-Hellman). */
+  'rate-limited',
+  /** The initiator's static key is not one of our peers (in the mesh: not admitted by trust). */
+  'unknown-key',
+  /** Noise authentication failed: a field did not decrypt, or a Diffie-Hellman result was zero. */
+  'decrypt-failed',
+  /** The initiation's TAI64N timestamp is not newer than the last one accepted (a replay). */
+  'stale-timestamp',
+  /** A second initiation from the same peer within 50 ms. */
+  'initiation-flood',
+  /** A response or cookie reply that answers no initiation of ours in flight. */
+  'unexpected-response',
+  /** A cookie reply that does not decrypt or does not answer our last message. */
+  'bad-cookie',
+  /** The peer's configured public key is a low-order point: no handshake is possible. */
+  'bad-peer-key',
+  /** No response within REKEY_ATTEMPT_TIME: the initiator gave up until traffic asks again. */
+  'timeout',
+] as const;
+
+export type HandshakeFailure = (typeof HANDSHAKE_FAILURES)[number];
+
+/** Cumulative device-wide counters; unlike the per-peer ones they survive a peer's removal. */
+export interface DeviceStats {
+  /** Every authenticated WireGuard datagram received (handshakes and transport), in bytes. */
+  rxBytes: number;
+  /** Every WireGuard datagram sent, in bytes. */
+  txBytes: number;
+  /** Handshakes that produced a session in use (either role). */
+  handshakesCompleted: number;
+  /** Initiations sent, retransmissions included. */
+  initiationsSent: number;
+}
+
+/**
+ * A peer's tunnel as an operator sees it: `established` with a session usable for sending,
+ * `connecting` while a handshake is under way (ours in flight, or theirs awaiting its first
+ * packet), `stale` otherwise — never handshaken, expired, or given up.
+ */
+export type WireGuardPeerState = 'established' | 'connecting' | 'stale';
+
+export const WIREGUARD_PEER_STATES: readonly WireGuardPeerState[] = ['established', 'connecting', 'stale'];
 
 interface IndexEntry {
   readonly peer: Peer;
@@ -126,7 +192,11 @@ const PADDING_MULTIPLE = 16;
 export class WireGuardDevice {
   readonly limits: ProtocolLimits;
   readonly mtu: number;
-  readonly drops = new Map<DropReason, number>();
+  /** Packets dropped, by reason (one preallocated field per reason). */
+  readonly drops: Record<DropReason, number> = zeroRecord(DROP_REASONS);
+  /** Handshake messages refused and handshakes given up, by reason. */
+  readonly handshakeFailures: Record<HandshakeFailure, number> = zeroRecord(HANDSHAKE_FAILURES);
+  readonly stats: DeviceStats = { rxBytes: 0, txBytes: 0, handshakesCompleted: 0, initiationsSent: 0 };
   readonly #sink: DeviceSink;
   readonly #clock: Clock;
   readonly #random: (n: number) => Uint8Array;
@@ -281,6 +351,7 @@ export class WireGuardDevice {
 
     peer.endpoint = from;
     peer.stats.rxBytes += data.length;
+    this.stats.rxBytes += data.length;
     const confirmed = peer.keypairs.confirmNext(keypair);
     if (confirmed.rotated) {
       if (confirmed.retired !== null) this.#retire(confirmed.retired);
@@ -327,7 +398,7 @@ export class WireGuardDevice {
     from: UdpEndpoint,
   ): boolean {
     if (!checkMac1(data, mac1Offset, this.#local.macKeys)) {
-      this.#drop('bad-mac1');
+      this.#fail('bad-mac1');
       return false;
     }
     const now = this.#clock.now();
@@ -340,38 +411,39 @@ export class WireGuardDevice {
       const source = endpointBytes(from);
       if (!this.#cookieChecker.checkMac2(data, mac2Offset, source, now)) {
         this.#sink.sendUdp(this.#cookieChecker.createReply(data, mac1Offset, senderIndex, source, now), from);
-        this.#drop('cookie-required');
+        this.#fail('cookie-required');
         return false;
       }
     }
     if (!this.#rateLimiter.allow(from.address, now)) {
-      this.#drop('rate-limited');
+      this.#fail('rate-limited');
       return false;
     }
     return true;
   }
 
   #receiveInitiation(data: Uint8Array, from: UdpEndpoint): void {
-    if (data.length !== Initiation.bytes) return this.#drop('malformed');
+    if (data.length !== Initiation.bytes) return this.#fail('malformed');
     const senderIndex = readU32LE(data, Initiation.senderIndex);
     if (!this.#admitHandshake(data, Initiation.mac1, Initiation.mac2, senderIndex, from)) return;
     const consumed = consumeInitiation(this.#local, data, (key) => this.peer(key)?.remote);
-    if (consumed === null) return this.#drop('handshake-failed');
+    if (typeof consumed === 'string') return this.#fail(consumed);
     const peer = this.peer(consumed.remote.publicKey)!;
     const now = this.#clock.now();
     if (peer.lastAcceptedTimestamp !== null && compareTai64n(consumed.timestamp, peer.lastAcceptedTimestamp) <= 0) {
-      return this.#drop('stale-timestamp');
+      return this.#fail('stale-timestamp');
     }
     if (now - peer.lastInitiationConsumedAt <= this.limits.handshakeInitiationRateMs) {
-      return this.#drop('initiation-flood');
+      return this.#fail('initiation-flood');
     }
     peer.lastAcceptedTimestamp = consumed.timestamp;
     peer.lastInitiationConsumedAt = now;
     peer.stats.rxBytes += data.length;
+    this.stats.rxBytes += data.length;
 
     const localIndex = this.#allocateIndex();
     const response = createResponse(consumed, localIndex, generatePrivateKey(this.#random));
-    if (response === null) return this.#drop('handshake-failed');
+    if (response === null) return this.#fail('decrypt-failed');
     this.#dropInitiation(peer);
     const keypair = new Keypair(response.keys, localIndex, consumed.remoteIndex, now, false);
     this.#indices.set(localIndex, { peer, keypair });
@@ -385,18 +457,18 @@ export class WireGuardDevice {
   }
 
   #receiveResponse(data: Uint8Array, from: UdpEndpoint): void {
-    if (data.length !== Response.bytes) return this.#drop('malformed');
+    if (data.length !== Response.bytes) return this.#fail('malformed');
     const senderIndex = readU32LE(data, Response.senderIndex);
     if (!this.#admitHandshake(data, Response.mac1, Response.mac2, senderIndex, from)) return;
     const localIndex = readU32LE(data, Response.receiverIndex);
     const entry = this.#indices.get(localIndex);
     const initiation = entry?.peer.initiation;
     if (entry === undefined || entry.keypair !== null || initiation?.localIndex !== localIndex) {
-      return this.#drop('unexpected-response');
+      return this.#fail('unexpected-response');
     }
     const { peer } = entry;
     const keys = consumeResponse(this.#local, peer.remote, initiation, data);
-    if (keys === null) return this.#drop('handshake-failed');
+    if (keys === null) return this.#fail('decrypt-failed');
     const now = this.#clock.now();
     peer.initiation = null;
     const keypair = new Keypair(keys, localIndex, senderIndex, now, true);
@@ -404,6 +476,7 @@ export class WireGuardDevice {
     for (const retired of peer.keypairs.install(keypair)) this.#retire(retired);
     peer.endpoint = from;
     peer.stats.rxBytes += data.length;
+    this.stats.rxBytes += data.length;
     peer.timers.zeroKeyMaterial = now + this.limits.rejectAfterTimeMs * ZERO_KEYS_AFTER_FACTOR;
     this.#timersHandshakeComplete(peer);
     this.#timersAnyAuthenticatedPacketTraversal(peer);
@@ -413,10 +486,10 @@ export class WireGuardDevice {
   }
 
   #receiveCookieReply(data: Uint8Array): void {
-    if (data.length !== CookieReply.bytes) return this.#drop('malformed');
+    if (data.length !== CookieReply.bytes) return this.#fail('malformed');
     const entry = this.#indices.get(readU32LE(data, CookieReply.receiverIndex));
-    if (entry === undefined) return this.#drop('unknown-index');
-    if (!entry.peer.cookies.consumeReply(data, entry.peer.remote.macKeys, this.#clock.now())) this.#drop('bad-cookie');
+    if (entry === undefined) return this.#fail('unexpected-response');
+    if (!entry.peer.cookies.consumeReply(data, entry.peer.remote.macKeys, this.#clock.now())) this.#fail('bad-cookie');
   }
 
   // ---------------------------------------------------------------- outbound TUN
@@ -512,6 +585,7 @@ export class WireGuardDevice {
   #send(peer: Peer, packet: Uint8Array): void {
     if (peer.endpoint === null) return this.#drop('no-endpoint');
     peer.stats.txBytes += packet.length;
+    this.stats.txBytes += packet.length;
     this.#sink.sendUdp(packet, peer.endpoint);
   }
 
@@ -543,13 +617,14 @@ export class WireGuardDevice {
       tai64n(this.#clock.wallNow()),
       generatePrivateKey(this.#random),
     );
-    if (created === null) return this.#drop('handshake-failed');
+    if (created === null) return this.#fail('bad-peer-key');
     peer.initiation = created.state;
     this.#indices.set(localIndex, { peer, keypair: null });
     this.#addMacs(peer, created.message, Initiation.mac1, Initiation.mac2);
     this.#timersAnyAuthenticatedPacketTraversal(peer);
     peer.timers.sendKeepalive = null;
     this.#send(peer, created.message);
+    this.stats.initiationsSent++;
     const jitter = this.#random(2);
     const jitterMs = (((jitter[0]! << 8) | jitter[1]!) / 65536) * this.limits.rekeyTimeoutJitterMaxMs;
     peer.timers.retransmitHandshake = now + this.limits.rekeyTimeoutMs + jitterMs;
@@ -627,6 +702,7 @@ export class WireGuardDevice {
     peer.sentLastMinuteHandshake = false;
     peer.stats.lastHandshakeWallMs = this.#clock.wallNow();
     peer.stats.handshakesCompleted++;
+    this.stats.handshakesCompleted++;
   }
 
   /** The earliest armed timer of any peer (monotonic ms), for the adapter's setTimeout. */
@@ -684,6 +760,7 @@ export class WireGuardDevice {
     if (peer.handshakeAttempts > maxAttempts) {
       // REKEY_ATTEMPT_TIME is over: give up until new traffic asks for a handshake again.
       peer.timers.sendKeepalive = null;
+      this.#fail('timeout');
       this.#drop('handshake-gave-up', peer.staged.length);
       peer.staged.length = 0;
       this.#dropInitiation(peer);
@@ -694,7 +771,33 @@ export class WireGuardDevice {
     this.#sendInitiation(peer, true);
   }
 
-  #drop(reason: DropReason, count = 1): void {
-    if (count > 0) this.drops.set(reason, (this.drops.get(reason) ?? 0) + count);
+  /** How the peer's tunnel stands now (see WireGuardPeerState). */
+  peerState(peer: Peer): WireGuardPeerState {
+    const current = peer.keypairs.current;
+    if (current !== null && this.#clock.now() - current.createdAt < this.limits.rejectAfterTimeMs) return 'established';
+    if (peer.initiation !== null || peer.keypairs.next !== null) return 'connecting';
+    return 'stale';
   }
+
+  /** Peers by state, for metrics (read at scrape time, not kept up to date on the data path). */
+  peerStates(): Record<WireGuardPeerState, number> {
+    const counts: Record<WireGuardPeerState, number> = { established: 0, connecting: 0, stale: 0 };
+    for (const peer of this.#peers.values()) counts[this.peerState(peer)]++;
+    return counts;
+  }
+
+  // Both are plain increments of a preallocated field: they run once per dropped packet.
+  #drop(reason: DropReason, count = 1): void {
+    this.drops[reason] += count;
+  }
+
+  #fail(reason: HandshakeFailure): void {
+    this.handshakeFailures[reason]++;
+  }
+}
+
+function zeroRecord<K extends string>(keys: readonly K[]): Record<K, number> {
+  const record = {} as Record<K, number>;
+  for (const key of keys) record[key] = 0;
+  return record;
 }

@@ -103,15 +103,22 @@ export function createInitiation(
 }
 
 /**
+ * Why an initiation was refused: `unknown-key` when it authenticates a static key that
+ * `lookup` does not know, `decrypt-failed` for everything else (a field that does not decrypt,
+ * a zero Diffie-Hellman result, a wrong length).
+ */
+export type InitiationFailure = 'unknown-key' | 'decrypt-failed';
+
+/**
  * Authenticates an initiation (MAC1 already checked by the caller) and identifies the
- * initiator. Null when decryption fails or the static key is not one of ours.
+ * initiator, or says why it cannot.
  */
 export function consumeInitiation(
   local: LocalStatic,
   msg: Uint8Array,
   lookup: (staticPublicKey: Uint8Array) => RemoteStatic | undefined,
-): ConsumedInitiation | null {
-  if (msg.length !== Initiation.bytes) return null;
+): ConsumedInitiation | InitiationFailure {
+  if (msg.length !== Initiation.bytes) return 'decrypt-failed';
   let h = responderInitialHash(local.privateKey.publicKey);
   let ck = initialChainingKey();
   const remoteEphemeral = copyBytes(msg, Initiation.ephemeral, Initiation.ephemeral + 32);
@@ -119,7 +126,7 @@ export function consumeInitiation(
   h = mixHash(h, remoteEphemeral);
 
   const es = sharedSecret(local.privateKey, remoteEphemeral);
-  if (es === null) return null;
+  if (es === null) return 'decrypt-failed';
   let k: Uint8Array;
   [ck, k] = kdf2(ck, es);
   const encryptedStatic = msg.subarray(
@@ -127,10 +134,11 @@ export function consumeInitiation(
     Initiation.encryptedStatic + Initiation.encryptedStaticBytes,
   );
   const staticKey = open(k, 0, encryptedStatic, h);
-  if (staticKey === null) return null;
+  if (staticKey === null) return 'decrypt-failed';
   h = mixHash(h, encryptedStatic);
   const remote = lookup(staticKey);
-  if (remote?.staticStatic === null || remote === undefined) return null;
+  if (remote === undefined) return 'unknown-key';
+  if (remote.staticStatic === null) return 'decrypt-failed';
 
   [ck, k] = kdf2(ck, remote.staticStatic);
   const encryptedTimestamp = msg.subarray(
@@ -138,7 +146,7 @@ export function consumeInitiation(
     Initiation.encryptedTimestamp + Initiation.encryptedTimestampBytes,
   );
   const timestamp = open(k, 0, encryptedTimestamp, h);
-  if (timestamp?.length !== TIMESTAMP_BYTES) return null;
+  if (timestamp?.length !== TIMESTAMP_BYTES) return 'decrypt-failed';
   h = mixHash(h, encryptedTimestamp);
   k.fill(0);
   return {

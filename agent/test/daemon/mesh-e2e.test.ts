@@ -45,6 +45,27 @@ describe('meshguard up: five daemons in network namespaces', { timeout: 240_000 
         .sort();
       return JSON.stringify(alive) === JSON.stringify(expected) && members(n).length === expected.length;
     });
+  /** GET on the node's HTTP endpoint (`--metrics 127.0.0.1:9101`, inside its namespace). */
+  const http = (n: LabNode, path: string): { status: number; body: string } => {
+    const out = lab!.topology.exec(n.ns, [
+      process.execPath,
+      '-e',
+      `fetch('http://127.0.0.1:9101${path}').then(async (r) => process.stdout.write(r.status + '\\n' + (await r.text())))`,
+    ]);
+    const newline = out.indexOf('\n');
+    return { status: Number(out.slice(0, newline)), body: out.slice(newline + 1) };
+  };
+  /** The node's /metrics now: one sample (`meshguard_members{state="alive"}`) or a family's sum. */
+  const scrape = (n: LabNode): { sample(series: string): number; sum(family: string): number } => {
+    const lines = http(n, '/metrics').body.split('\n');
+    return {
+      sample: (series) => Number(lines.find((x) => x.startsWith(`${series} `))?.split(' ')[1]),
+      sum: (family) =>
+        lines.filter((x) => x.startsWith(`${family}{`)).reduce((sum, x) => sum + Number(x.split(' ')[1]), 0),
+    };
+  };
+  const metric = (n: LabNode, series: string): number => scrape(n).sample(series);
+  const sumOf = (n: LabNode, family: string): number => scrape(n).sum(family);
   const rssKiB = (n: LabNode): number => {
     const line = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${n.daemon!.pid}/status`, 'latin1'));
     return Number(line?.[1]);
@@ -56,7 +77,7 @@ describe('meshguard up: five daemons in network namespaces', { timeout: 240_000 
     for (let i = 0; i < 5; i++) lab.addNode();
     attacker = lab.addHost('attacker');
     const first = lab.nodes[0]!;
-    for (const node of lab.nodes) lab.start(node, node === first ? [] : [first]);
+    for (const node of lab.nodes) lab.start(node, node === first ? [] : [first], ['--metrics', '127.0.0.1:9101']);
   });
   after(async () => {
     await lab?.destroy();
@@ -67,6 +88,36 @@ describe('meshguard up: five daemons in network namespaces', { timeout: 240_000 
     const l = lab!;
     const pairs = l.nodes.flatMap((a) => l.nodes.filter((b) => b !== a).map((b) => [a, b] as const));
     await until(() => pairs.every(([a, b]) => l.canPing(a, b)), 90_000, `full mesh\n${diagnostics()}`);
+  });
+
+  it('serves /readyz, /v1/status (the same as status --json) and metrics of the mesh', (t) => {
+    if (!requireCapability(t, available.available, available.reason)) return;
+    const l = lab!;
+    for (const n of l.nodes) {
+      assert.deepEqual(http(n, '/readyz?verbose'), {
+        status: 200,
+        body: '[+]running ok\n[+]udp ok\n[+]trust ok\n[+]tun ok\ncheck passed\n',
+      });
+      assert.equal(http(n, '/healthz').status, 200);
+      const overHttp = JSON.parse(http(n, '/v1/status').body) as {
+        pubkey: string;
+        mesh_ip: string;
+        members: unknown[];
+      };
+      const overSocket = JSON.parse(l.control(n, ['status', '--json'])) as typeof overHttp;
+      assert.deepEqual(Object.keys(overHttp), Object.keys(overSocket));
+      assert.equal(overHttp.pubkey, overSocket.pubkey);
+      assert.equal(overHttp.mesh_ip, n.meshIPv4);
+      assert.equal(overHttp.members.length, 4);
+      const m = scrape(n);
+      assert.equal(m.sample('meshguard_members{state="alive"}'), 4);
+      assert.equal(m.sample('meshguard_wireguard_peers{state="established"}'), 4);
+      assert.ok(m.sample('meshguard_wireguard_handshakes_total') >= 4, 'one handshake per tunnel, at least');
+      assert.ok(m.sample('meshguard_wireguard_bytes_total{direction="rx"}') > 0);
+      assert.ok(m.sample('meshguard_swim_messages_received_total{type="ack"}') > 0);
+      // Not asserted: an initiation can arrive before SWIM has told the receiver of its sender.
+      t.diagnostic(`${n.name}: ${m.sum('meshguard_wireguard_handshake_failures_total')} handshake messages refused`);
+    }
   });
 
   it('forged third-party dead/leave/suspect claims and forged org messages change nothing', async (t) => {
@@ -90,6 +141,14 @@ describe('meshguard up: five daemons in network namespaces', { timeout: 240_000 
     await new Promise((r) => setTimeout(r, 8000));
     assert.ok(meshIntact(), `every member still alive, no stranger admitted\n${diagnostics()}`);
     assert.ok(l.canPing(a, victim), 'the victim is still reachable');
+    // The forged org messages were seen, and refused for what they are.
+    const m = scrape(a);
+    const refused = ['untrusted-org', 'bad-signature', 'verification-budget'].reduce(
+      (sum, outcome) => sum + m.sample(`meshguard_org_messages_total{outcome="${outcome}"}`),
+      0,
+    );
+    assert.ok(refused > 0, `forged org messages refused: ${refused}`);
+    assert.equal(m.sample('meshguard_revocations_applied_total'), 0);
   });
 
   it('a flood of 40 000 Pings from unknown keys leaves membership and the data plane intact', async (t) => {
@@ -101,6 +160,7 @@ describe('meshguard up: five daemons in network namespaces', { timeout: 240_000 
     // Pings. RSS is reported, not asserted: V8 grows its heap in steps, so one process's RSS
     // delta says more about GC timing than about what is retained.
     const before = rssKiB(target);
+    const droppedBefore = sumOf(target, 'meshguard_swim_drops_total');
     for (let round = 0; round < 2; round++) {
       assert.equal(l.attack(attacker!.ns, ['flood', target.lanAddress, '20000']), 20000);
     }
@@ -108,6 +168,9 @@ describe('meshguard up: five daemons in network namespaces', { timeout: 240_000 
     t.diagnostic(`RSS ${before} KiB before, ${rssKiB(target)} KiB after 40 000 Pings from unknown keys`);
     assert.ok(meshIntact(), `membership unchanged by the flood\n${diagnostics()}`);
     assert.ok(l.canPing(target, l.nodes[1]!), 'the data plane still works');
+    const dropped = sumOf(target, 'meshguard_swim_drops_total') - droppedBefore;
+    t.diagnostic(`meshguard_swim_drops_total grew by ${dropped}`);
+    assert.ok(dropped >= 1000, `the flood shows in meshguard_swim_drops_total (+${dropped})`);
   });
 
   it('marks a killed node dead everywhere and removes its tunnels', async (t) => {
@@ -154,6 +217,7 @@ describe('meshguard up: five daemons in network namespaces', { timeout: 240_000 
     );
     // The survivors still reach each other.
     assert.ok(l.canPing(survivors[1]!, survivors[2]!));
+    for (const n of survivors) assert.equal(metric(n, 'meshguard_revocations_applied_total'), 1, n.name);
   });
 
   it('down leaves gracefully and removes mg0', async (t) => {

@@ -49,6 +49,12 @@ describe('org messages at the node', () => {
     // A second copy (even with trailing junk) is a duplicate: no new flood.
     h.deliver(Uint8Array.from([...bytes, 1, 2, 3]), peers[2]!.endpoint);
     assert.equal(h.takeSent().filter((s) => s.bytes[0] === 0x42).length, 0);
+    // Counted for metrics: two org datagrams in, one revocation applied, one duplicate.
+    const stats = h.node.stats();
+    assert.equal(stats.received.org, 2);
+    assert.ok(stats.received.ping > 0, 'the introductions came as Pings');
+    assert.equal(stats.org.revocation, 1);
+    assert.equal(stats.org.duplicate, 1);
     // The revoked key can no longer get back in.
     h.ping(target, [h.selfEntry(target)]);
     assert.equal(h.state(target), 'dead');
@@ -71,6 +77,8 @@ describe('org messages at the node', () => {
     assert.deepEqual(h.takeEvents(), []);
     assert.equal(h.takeSent().length, 0);
     assert.equal(h.trust.revocations.length, 0);
+    const { org } = h.node.stats();
+    assert.deepEqual([org['bad-signature'], org['untrusted-org'], org.revocation], [1, 1, 0]);
   });
 
   it('a vouch from a trusted org admits a key without a certificate; a forged one does not', () => {
