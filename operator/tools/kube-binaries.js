@@ -38,7 +38,8 @@ import process from 'node:process';
 // detects that and falls back to paginated lists and etcd-served consistent reads, which
 // changes speed, not what clients see.
 const DEFAULT_KUBE_VERSION = 'v1.37.2';
-const BINARIES = ['kube-apiserver', 'kube-controller-manager'];
+// kubectl: the end-to-end tests drive the cluster the way users do (`kubectl patch`, `kubectl apply`).
+const BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kubectl'];
 const MARKER = 'BUILD-INFO.json';
 
 function inCi() {
@@ -102,13 +103,15 @@ function locate(version = kubeVersion()) {
   const built = complete && BINARIES.every((b) => isExecutable(paths[b]));
   const { etcd, etcdVersion } = etcdInfo();
   const missing = [];
-  if (!built) missing.push(`kube-apiserver and kube-controller-manager ${version} (run \`npm run tools:kube\`)`);
+  if (!built)
+    missing.push(`kube-apiserver, kube-controller-manager and kubectl ${version} (run \`npm run tools:kube\`)`);
   if (etcd === null) missing.push('etcd (Debian package etcd-server)');
   return {
     kubernetesVersion: version,
     binDir,
     kubeApiserver: paths['kube-apiserver'],
     kubeControllerManager: paths['kube-controller-manager'],
+    kubectl: paths['kubectl'],
     built,
     etcd,
     etcdVersion,
@@ -237,7 +240,7 @@ function build(version) {
       `-X k8s.io/client-go/pkg/version.gitMajor=${major}`,
       `-X k8s.io/client-go/pkg/version.gitMinor=${minor}`,
     ].join(' ');
-    log(`building kube-apiserver and kube-controller-manager ${version} with ${go} (several minutes the first time)`);
+    log(`building ${BINARIES.join(', ')} ${version} with ${go} (several minutes the first time)`);
     run(
       go,
       [

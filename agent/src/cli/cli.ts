@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { MeshguardError, resolveConfigDir } from '@meshguard/core';
 import { UsageError } from './args.js';
 import type { AsyncCommandHandler, CliContext, CommandHandler } from './context.js';
+import { agentCommand } from './commands/agent.js';
 import { certCommand } from './commands/cert.js';
 import { configShowCommand } from './commands/config-show.js';
 import { exportCommand, keygenCommand } from './commands/keygen.js';
@@ -30,6 +31,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   service: { run: serviceCommand, summary: 'service port policy: allow|deny|default|list|show|reset' },
   config: { run: configShowCommand, summary: 'config show: everything in the config dir, and its problems' },
   up: { run: upCommand, summary: 'run this node: mesh interface, SWIM and WireGuard on UDP 51821 (foreground)' },
+  agent: {
+    run: agentCommand,
+    summary: 'in-cluster node (DaemonSet): enroll a MeshNode, wait for its certificate, run the mesh',
+  },
   status: { run: statusCommand, summary: 'the running node: identity, mesh IPs, peers (--json)' },
   down: { run: downCommand, summary: 'leave the mesh gracefully and stop the running node' },
   wg: { run: wgCommand, summary: 'plain WireGuard: wg up --config FILE | wg show [NAME] | wg down NAME' },

@@ -11,6 +11,7 @@ import {
   toHex,
   TrustSet,
   type LoadedTrust,
+  type WireGuardKeyPair,
 } from '@meshguard/core';
 import { randomBytes } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
@@ -62,6 +63,11 @@ export interface MeshOptions {
   /** STUN servers (`--stun`); two must agree for a NAT type. */
   readonly stunServers?: readonly QuickEndpoint[];
   readonly swimConfig?: Partial<SwimConfig>;
+  /**
+   * The WireGuard key pair; default: derived from the identity (spec §1.3). The in-cluster agent
+   * makes a fresh one per start, which its v2 certificate binds.
+   */
+  readonly wireguardKey?: WireGuardKeyPair;
   readonly log?: (line: string) => void;
 }
 
@@ -159,7 +165,7 @@ export class MeshRuntime {
     const log = options.log ?? (() => undefined);
     const now = (): bigint => BigInt(Math.floor(Date.now() / 1000));
     const identity = loadKeyPair(identityLocation(options.configDir));
-    const wg = deriveWireGuardKeyPair(identity.seed);
+    const wg = options.wireguardKey ?? deriveWireGuardKeyPair(identity.seed);
     const open = options.open ?? false;
     let runtime: MeshRuntime | null = null;
     const watcher = new TrustWatcher(options.configDir, { now, open }, (loaded) => {
@@ -390,6 +396,16 @@ export class MeshRuntime {
    * Trust files changed: the new set is what the disk says, plus the revocations and vouches
    * learned from the network since start (they are not on disk, and must not be forgotten).
    */
+  /** Re-reads the trust files now rather than at the next poll (the agent has just written them). */
+  reloadTrustNow(): void {
+    this.#watcher.check();
+  }
+
+  /** Replaces the seed list (the in-cluster agent learns seeds from the API as nodes come). */
+  setSeeds(seeds: readonly UdpEndpoint[]): void {
+    this.swim.join(seeds);
+  }
+
   trustReloaded(loaded: LoadedTrust): void {
     const current = this.#trust.current;
     for (const problem of loaded.problems) this.#log(`config: ${problem}`);

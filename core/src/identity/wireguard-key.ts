@@ -28,6 +28,13 @@ export function deriveWireGuardKeyPair(seed: Uint8Array): WireGuardKeyPair {
   return { privateKey, publicKey: x25519.getPublicKey(privateKey) };
 }
 
+/** A key pair from a stored private key (clamped, as X25519 uses it). */
+export function wireGuardKeyPairFromPrivate(privateKey: Uint8Array): WireGuardKeyPair {
+  if (privateKey.length !== 32) throw new InvalidKeyError('WireGuard private key must be 32 bytes');
+  const clamped = clampX25519(privateKey);
+  return { privateKey: clamped, publicKey: x25519.getPublicKey(clamped) };
+}
+
 /**
  * Whether the WireGuard public key `a` is the handshake initiator against `b` (spec §2.4):
  * the lexicographically smaller key initiates, so exactly one side starts.

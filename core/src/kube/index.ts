@@ -19,3 +19,5 @@ export * from './api/rule-messages.js';
 export * from './api/type-meta.js';
 export * from './api/validate-mesh-node.js';
 export * from './api/validate-mesh-org.js';
+export * from './api/trust-layout.js';
+export * from './kube-config.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '@meshguard/core/kube';
 import { ArgumentError } from '@meshguard/core';
 import { meshControllers } from '../wiring/mesh-controllers.js';
 import type { ControllerSetup } from './controller-registration.js';
@@ -82,13 +82,7 @@ function readServiceAccountNamespace(): string | undefined {
   }
 }
 
-/** An explicit kubeconfig file, else client-node's default order: KUBECONFIG, in-cluster, ~/.kube/config. */
-export function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (path === undefined) kc.loadFromDefault();
-  else kc.loadFromFile(path);
-  return kc;
-}
+export { loadKubeConfig };
 
 /**
  * SIGTERM/SIGINT start the graceful shutdown; a second signal exits at once (an operator that

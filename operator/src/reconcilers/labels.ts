@@ -1,5 +1,8 @@
+import { ORG_LABEL } from '@meshguard/core/kube';
+
+export { ORG_LABEL };
+
 /** Labels on every object the reconcilers create, so they can be listed per org and traced to us. */
-export const ORG_LABEL = 'meshguard.dev/org';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'meshguard-operator';
 

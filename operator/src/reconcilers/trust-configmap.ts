@@ -8,6 +8,10 @@ import {
   type PublicKey,
 } from '@meshguard/core';
 import {
+  CONFIG_DIR_LABEL,
+  revokedConfigMapName,
+  trustConfigMapName,
+  trustedOrgFileName,
   configMapResource,
   MESHGUARD_API_VERSION,
   type MeshOrg,
@@ -41,23 +45,11 @@ import { managedLabels, ORG_LABEL } from './labels.js';
 // API server's key + raw length); a full shard is never repacked, because moving an entry
 // between two objects is not atomic and a revocation must never disappear, not even briefly.
 
-export const CONFIG_DIR_LABEL = 'meshguard.dev/config-dir';
+export { CONFIG_DIR_LABEL, revokedConfigMapName, trustConfigMapName, trustedOrgFileName };
 export const SHARD_LABEL = 'meshguard.dev/shard';
 export const DEFAULT_SHARD_BUDGET_BYTES = 900 * 1024;
 /** The API server's limit on a ConfigMap's data + binaryData. */
 export const CONFIGMAP_LIMIT_BYTES = 1024 * 1024;
-
-export function trustConfigMapName(org: string): string {
-  return `meshguard-trust-${org}`;
-}
-
-export function revokedConfigMapName(org: string, shard: number): string {
-  return shard === 0 ? `meshguard-revoked-${org}` : `meshguard-revoked-${org}-${shard}`;
-}
-
-export function trustedOrgFileName(org: string): string {
-  return `${org}.org`;
-}
 
 export function revocationFileName(nodePublicKey: Uint8Array): string {
   return `${orgMessageFileStem(nodePublicKey)}.revoke`;

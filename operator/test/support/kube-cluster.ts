@@ -24,6 +24,7 @@ export interface KubeBinaries {
   readonly binDir: string;
   readonly kubeApiserver: string;
   readonly kubeControllerManager: string;
+  readonly kubectl: string;
   readonly built: boolean;
   readonly etcd: string | null;
   readonly etcdVersion: string | null;
@@ -61,8 +62,10 @@ export function kubeAvailability(): KubeAvailability {
   return (located = { available: binaries.available, reason, binaries });
 }
 
-/** /usr/bin/kubectl or another kubectl on PATH, or null: tests must not depend on it being there. */
+/** The kubectl `npm run tools:kube` built (same version as the API server), else one on PATH, else null. */
 export function kubectlPath(): string | null {
+  const built = kubeAvailability().binaries?.kubectl;
+  if (built !== undefined && executable(built) !== null) return built;
   for (const dir of [...(process.env['PATH'] ?? '').split(':').filter((d) => d !== ''), '/usr/local/bin', '/usr/bin']) {
     const path = executable(join(dir, 'kubectl'));
     if (path !== null) return path;
