@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { loadYaml } from '@kubernetes/client-node';
 import {
   Informer,
   KubeListWatcher,
@@ -19,8 +22,16 @@ const CREATE_CONCURRENCY = 50;
 const GOAL_SECONDS = 60;
 const GOAL_RSS_MB = 200;
 const TIMEOUT_MS = 300_000;
+// From operator/dist/bench/ to the repository's chart.
+const CHART_VALUES = fileURLToPath(new URL('../../../charts/meshguard/values.yaml', import.meta.url));
 
 const meshNodeRef = { apiVersion: 'meshguard.dev/v1alpha1', kind: 'MeshNode', plural: 'meshnodes', namespaced: false };
+
+/** The operator runs as the chart deploys it: with the chart's default NODE_OPTIONS (heap limits). */
+function chartNodeOptions(): string {
+  const values = loadYaml<{ operator?: { nodeOptions?: string } }>(readFileSync(CHART_VALUES, 'utf8'));
+  return values.operator?.nodeOptions ?? '';
+}
 
 function metric(text: string, pattern: RegExp): string {
   return pattern.exec(text)?.[1] ?? '?';
@@ -33,7 +44,7 @@ async function main(): Promise<void> {
     return;
   }
   const env = await startReconcilerCluster();
-  const nodeFlags = (process.env['BENCH_OPERATOR_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
+  const nodeFlags = (process.env['BENCH_OPERATOR_NODE_FLAGS'] ?? chartNodeOptions()).split(' ').filter((f) => f !== '');
   const operator = new OperatorProcess({
     kubeconfigPath: env.cluster.kubeconfigPath,
     namespace: env.namespace,
@@ -120,6 +131,7 @@ async function main(): Promise<void> {
       ['time to create all (client)', `${((created - start) / 1000).toFixed(2)} s`],
       ['time to all certified', `${seconds.toFixed(2)} s (goal <= ${String(GOAL_SECONDS)} s)`],
       ['throughput', `${(certifiedAt.size / seconds).toFixed(0)} nodes/s`],
+      ['operator Node flags', nodeFlags.join(' ') || '(none)'],
       ['operator RSS idle (VmHWM)', `${(rssIdle / 2 ** 20).toFixed(1)} MB`],
       ['operator RSS peak (VmHWM)', `${mb.toFixed(1)} MB (goal <= ${String(GOAL_RSS_MB)} MB)`],
       [

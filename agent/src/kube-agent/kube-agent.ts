@@ -19,6 +19,7 @@ import {
   type WireGuardKeyPair,
 } from '@meshguard/core';
 import {
+  asCachedKubeObject,
   configMapResource,
   Informer,
   KubeListWatcher,
@@ -100,6 +101,7 @@ export class KubeAgent {
   #enrollTimer: NodeJS.Timeout | undefined;
   #enrollFailures = 0;
   #busy: Promise<void> = Promise.resolve();
+  #refreshQueued = false;
   #stopListeners: (() => void)[] = [];
 
   private constructor(options: KubeAgentOptions, identity: Ed25519KeyPair, wireguard: WireGuardKeyPair) {
@@ -111,7 +113,9 @@ export class KubeAgent {
     };
     this.#nodes = new Informer<MeshNode>({
       name: 'meshnodes',
-      listWatcher: new KubeListWatcher<MeshNode>(options.client, meshNodeResource),
+      listWatcher: new KubeListWatcher<MeshNode>(options.client, meshNodeResource, {
+        decode: (value, what) => asCachedKubeObject(value, what) as MeshNode,
+      }),
       onError: onError('meshnodes'),
       maxBackoffMs: 10_000,
     });
@@ -258,10 +262,18 @@ export class KubeAgent {
       );
   }
 
-  /** One pass over the caches; serialized, since starting the mesh is asynchronous. */
+  /**
+   * One pass over the caches; serialized, since starting the mesh is asynchronous, and
+   * coalesced: the first list of a large cluster is thousands of events, one pass covers them.
+   */
   #refresh(): void {
+    if (this.#refreshQueued) return;
+    this.#refreshQueued = true;
     this.#busy = this.#busy
-      .then(() => this.#reconcile())
+      .then(() => {
+        this.#refreshQueued = false;
+        return this.#reconcile();
+      })
       .catch((err: unknown) => {
         this.#o.log(`agent: ${errorMessage(err)}`);
       });
