@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -376,6 +376,30 @@ describe('local cluster: operator, chart manifests and agents in network namespa
     });
     assert.match(readyz, /revoked/);
     assert.ok(canPing(first, second));
+  });
+
+  it('a restart with the API brings a fresh WireGuard key, a new certificate, and the mesh back', async (t) => {
+    if (!ready(t)) return;
+    const [first, second] = nodes as [AgentNode, AgentNode];
+    const before = await meshNode(second.name);
+    assert.equal(statSync(join(second.stateDir, 'identity.key')).mode & 0o777, 0o600);
+    await second.agent?.stop();
+    const started = Date.now();
+    startAgent(second);
+    const after = await until('re-enrolled with a new WireGuard key', 30_000, async () => {
+      const mn = await meshNode(second.name);
+      return mn.spec.wireguardPublicKey !== before.spec.wireguardPublicKey &&
+        mn.status?.certificate !== before.status?.certificate
+        ? mn
+        : undefined;
+    });
+    assert.equal(after.spec.publicKey, before.spec.publicKey, 'the identity is kept on the host');
+    await until('mesh back after the restart', 60_000, () =>
+      canPing(first, second) && canPing(second, first) ? true : undefined,
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${diagnostics()}`, { cause: err });
+    });
+    timings.push(`restart with a fresh WireGuard key: pinging again after ${String(Date.now() - started)} ms`);
   });
 
   it('an agent restarts from its on-disk cache while the API server is unreachable', async (t) => {
