@@ -18,21 +18,10 @@
 // version), CI (a failure exits non-zero under CI; on a laptop it only warns, so `npm test` still
 // runs and the chart tests that need helm skip with the reason).
 
-import { spawnSync } from 'node:child_process';
-import {
-  accessSync,
-  constants,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import process from 'node:process';
+import { cacheRoot, findExecutable, inCi, isExecutable, isFile, logger, removeStaleBuilds, run } from './tool-cache.js';
 
 // Helm 4 is the current major line (v3 gets security fixes only); the chart itself is apiVersion
 // v2 and works with Helm 3.8+ as well. v4.3.1 is the newest release on the module proxy and builds
@@ -40,43 +29,7 @@ import process from 'node:process';
 const DEFAULT_HELM_VERSION = 'v4.3.1';
 const MARKER = 'BUILD-INFO.json';
 
-function inCi() {
-  const v = process.env.CI;
-  return v !== undefined && v !== '' && v !== 'false' && v !== '0';
-}
-
-function log(message) {
-  process.stderr.write(`helm-binary: ${message}\n`);
-}
-
-function isExecutable(path) {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function isFile(path) {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-// A non-login shell (CI, cron) may lack /usr/local/go/bin on PATH.
-const EXTRA_DIRS = ['/usr/local/go/bin', '/usr/local/bin', '/usr/bin', '/bin'];
-
-function findExecutable(name) {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter((d) => d !== ''), ...EXTRA_DIRS];
-  for (const dir of dirs) {
-    const path = join(dir, name);
-    if (isExecutable(path)) return path;
-  }
-  return null;
-}
+const log = logger('helm-binary');
 
 function helmVersion() {
   const v = process.env.MESHGUARD_HELM_VERSION;
@@ -90,13 +43,6 @@ function helmVersion() {
 /** helm.sh/helm/v4 for v4.x.y: Go's semantic import versioning puts the major in the path. */
 function modulePath(version) {
   return `helm.sh/helm/${version.split('.')[0]}`;
-}
-
-function cacheRoot() {
-  const explicit = process.env.MESHGUARD_TOOLS_CACHE;
-  if (explicit !== undefined && explicit !== '') return explicit;
-  const xdg = process.env.XDG_CACHE_HOME;
-  return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.cache'), 'meshguard-tools');
 }
 
 /** Where helm is (or would be), without building anything. */
@@ -117,31 +63,12 @@ function locate(version) {
   };
 }
 
-function run(go, args, options) {
-  const result = spawnSync(go, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
-  if (result.status !== 0) {
-    const why = result.error?.message ?? `status ${String(result.status)}`;
-    throw new Error(`\`${go} ${args.join(' ')}\` failed (${why}):\n${(result.stderr ?? '').slice(-8000)}`);
-  }
-  return result.stdout;
-}
-
-/** Work dirs of builds that were killed (SIGKILL skips `finally`): a gigabyte of build cache each. */
-function removeStaleBuilds(root) {
-  const dayAgo = Date.now() - 24 * 3600 * 1000;
-  for (const name of readdirSync(root)) {
-    if (!name.startsWith('.build-helm-')) continue;
-    const p = join(root, name);
-    if (statSync(p).mtimeMs < dayAgo) rmSync(p, { recursive: true, force: true });
-  }
-}
-
 function build(version) {
   const go = findExecutable('go');
   if (go === null) throw new Error('the Go toolchain (`go`) was not found on PATH or in /usr/local/go/bin');
   const root = cacheRoot();
   mkdirSync(root, { recursive: true });
-  removeStaleBuilds(root);
+  removeStaleBuilds(root, '.build-helm-');
   // Built beside its final place so the last step is a rename on one filesystem: a crash or a
   // concurrent run never leaves a half-written bin dir where the tests look.
   const work = mkdtempSync(join(root, `.build-helm-${version}-`));

@@ -18,8 +18,6 @@
 
 import { spawnSync } from 'node:child_process';
 import {
-  accessSync,
-  constants,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -29,9 +27,9 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import process from 'node:process';
+import { cacheRoot, findExecutable, inCi, isExecutable, isFile, logger, removeStaleBuilds, run } from './tool-cache.js';
 
 // The newest release on the module proxy; it builds with Go 1.26 and runs on Debian bookworm's
 // etcd 3.4.23, which is older than upstream supports (kubeadm asks for 3.5.24+): the API server
@@ -42,46 +40,11 @@ const DEFAULT_KUBE_VERSION = 'v1.37.2';
 const BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kubectl'];
 const MARKER = 'BUILD-INFO.json';
 
-function inCi() {
-  const v = process.env.CI;
-  return v !== undefined && v !== '' && v !== 'false' && v !== '0';
-}
-
-function log(message) {
-  process.stderr.write(`kube-binaries: ${message}\n`);
-}
-
-function isExecutable(path) {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-// A non-login shell (CI, cron) may lack /usr/local/go/bin or the sbin directories on PATH.
-const EXTRA_DIRS = ['/usr/local/go/bin', '/usr/local/bin', '/usr/bin', '/usr/sbin', '/bin'];
-
-function findExecutable(name) {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter((d) => d !== ''), ...EXTRA_DIRS];
-  for (const dir of dirs) {
-    const path = join(dir, name);
-    if (isExecutable(path)) return path;
-  }
-  return null;
-}
+const log = logger('kube-binaries');
 
 function kubeVersion() {
   const v = process.env.MESHGUARD_KUBE_VERSION;
   return v !== undefined && v !== '' ? v : DEFAULT_KUBE_VERSION;
-}
-
-function cacheRoot() {
-  const explicit = process.env.MESHGUARD_TOOLS_CACHE;
-  if (explicit !== undefined && explicit !== '') return explicit;
-  const xdg = process.env.XDG_CACHE_HOME;
-  return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.cache'), 'meshguard-tools');
 }
 
 function etcdInfo() {
@@ -98,7 +61,7 @@ function locate(version = kubeVersion()) {
   const binDir = join(dir, 'bin');
   // The marker is written before the directory is renamed into place, so a present marker means
   // a complete build; binaries are still checked in case someone pruned the cache by hand.
-  const complete = statIsFile(join(dir, MARKER));
+  const complete = isFile(join(dir, MARKER));
   const paths = Object.fromEntries(BINARIES.map((b) => [b, join(binDir, b)]));
   const built = complete && BINARIES.every((b) => isExecutable(paths[b]));
   const { etcd, etcdVersion } = etcdInfo();
@@ -118,23 +81,6 @@ function locate(version = kubeVersion()) {
     available: missing.length === 0,
     missing,
   };
-}
-
-function statIsFile(path) {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function run(go, args, options) {
-  const result = spawnSync(go, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
-  if (result.status !== 0) {
-    const why = result.error?.message ?? `status ${String(result.status)}`;
-    throw new Error(`\`go ${args.join(' ')}\` failed (${why}):\n${(result.stderr ?? '').slice(-8000)}`);
-  }
-  return result.stdout;
 }
 
 /** Bytes of module zips in the download cache: what a build fetched from the proxy is the growth. */
@@ -171,22 +117,12 @@ function stagingReplaces(go, version, env, cwd) {
   return { staging, goLine, stagingVersion: version.replace(/^v1\./, 'v0.') };
 }
 
-/** Work dirs of builds that were killed (SIGKILL skips `finally`): gigabytes never reused. */
-function removeStaleBuilds(root) {
-  const dayAgo = Date.now() - 24 * 3600 * 1000;
-  for (const name of readdirSync(root)) {
-    if (!name.startsWith('.build-')) continue;
-    const p = join(root, name);
-    if (statSync(p).mtimeMs < dayAgo) rmSync(p, { recursive: true, force: true });
-  }
-}
-
 function build(version) {
   const go = findExecutable('go');
   if (go === null) throw new Error('the Go toolchain (`go`) was not found on PATH or in /usr/local/go/bin');
   const root = cacheRoot();
   mkdirSync(root, { recursive: true });
-  removeStaleBuilds(root);
+  removeStaleBuilds(root, '.build-');
   // Built beside its final place so the last step is a rename on one filesystem: a crash or a
   // concurrent run never leaves a half-written bin dir where the tests look.
   const work = mkdtempSync(join(root, `.build-kubernetes-${version}-`));
