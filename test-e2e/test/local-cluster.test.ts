@@ -335,6 +335,7 @@ describe('local cluster: operator, chart manifests and agents in network namespa
       }
     }
     timings.push(`full mesh pinging ${String(Date.now() - started)} ms after ready`);
+    const rss: string[] = [];
     for (const n of nodes) {
       const metrics = (await http(n, '/metrics')).body;
       assert.equal(
@@ -345,9 +346,11 @@ describe('local cluster: operator, chart manifests and agents in network namespa
       assert.equal(sample(metrics, 'meshguard_members{state="alive"}'), NODES - 1);
       assert.ok(sample(metrics, 'meshguard_wireguard_handshakes_total') >= 1);
       assert.match(metrics, /^process_resident_memory_bytes \d/m);
+      rss.push((sample(metrics, 'process_resident_memory_bytes') / 2 ** 20).toFixed(0));
       const status = JSON.parse((await http(n, '/v1/status')).body) as { mesh_ip: string };
       assert.equal(status.mesh_ip, n.meshIPv4);
     }
+    timings.push(`agent RSS ${rss.join(' / ')} MB`);
   });
 
   it('a `kubectl patch` revocation reaches every agent within 10 s', async (t) => {
