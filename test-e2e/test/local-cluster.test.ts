@@ -353,6 +353,53 @@ describe('local cluster: operator, chart manifests and agents in network namespa
     timings.push(`agent RSS ${rss.join(' / ')} MB`);
   });
 
+  it('a MeshNode servicePolicy is enforced by that node’s agent on inbound traffic', async (t) => {
+    if (!ready(t)) return;
+    const [first, second] = nodes as [AgentNode, AgentNode];
+    // Two TCP services on node-1's mesh address; node-2 connects to them through the tunnel.
+    const server = lab!.topology.spawn(first.ns, [
+      process.execPath,
+      '-e',
+      `const net = require('node:net');
+       for (const port of [8080, 9090]) net.createServer((s) => s.end('ok ' + port)).listen(port, '${first.meshIPv4}');`,
+    ]);
+    const connects = (port: number): boolean =>
+      lab!.topology.tryExec(second.ns, [
+        process.execPath,
+        '-e',
+        `const s = require('node:net').connect(${String(port)}, '${first.meshIPv4}');
+         s.setTimeout(1500, () => process.exit(3));
+         s.on('data', () => process.exit(0));
+         s.on('error', () => process.exit(4));`,
+      ]).status === 0;
+    try {
+      await until('both services reachable before any policy', 10_000, () =>
+        connects(8080) && connects(9090) ? true : undefined,
+      );
+      const started = Date.now();
+      await kubectl([
+        'patch',
+        'meshnode',
+        first.name,
+        '--type=merge',
+        '-p',
+        JSON.stringify({
+          spec: {
+            servicePolicy: { defaultAction: 'deny', rules: [{ action: 'allow', protocol: 'tcp', ports: 8080 }] },
+          },
+        }),
+      ]);
+      await until('9090 refused by the policy', 10_000, () => (connects(9090) ? undefined : true));
+      timings.push(`service policy in force ${String(Date.now() - started)} ms after kubectl patch`);
+      assert.ok(connects(8080), 'the allowed port still connects');
+      assert.ok(canPing(second, first), 'ICMP always passes');
+      const metrics = (await http(first, '/metrics')).body;
+      assert.ok(sample(metrics, 'meshguard_wireguard_drops_total{reason="policy-denied"}') >= 1, metrics);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('a `kubectl patch` revocation reaches every agent within 10 s', async (t) => {
     if (!ready(t)) return;
     const [first, second, target] = nodes as [AgentNode, AgentNode, AgentNode];

@@ -10,7 +10,10 @@ import {
   meshAddresses,
   toHex,
   TrustSet,
+  evaluatePolicyByHex,
+  loadServicePolicy,
   type LoadedTrust,
+  type ServicePolicy,
   type WireGuardKeyPair,
 } from '@meshguard/core';
 import { randomBytes } from 'node:crypto';
@@ -31,12 +34,24 @@ import { SwimNode } from '../swim/swim-node.js';
 import type { SwimConfig } from '../swim/swim-config.js';
 import { TrustWatcher } from '../trust/trust-watcher.js';
 import { WireGuardDevice } from '../wireguard/device.js';
+import type { Peer } from '../wireguard/peer.js';
 import type { UdpEndpoint } from '../wireguard/endpoint.js';
 import { ControlServer } from './control-server.js';
 import { readSeedsFile, resolveSeeds, resolveStunServers } from './seeds.js';
 import type { QuickEndpoint } from '../wgquick/endpoint-text.js';
 
 export const MESH_MTU = 1420;
+
+interface PolicySubject {
+  readonly senderHex: string;
+  readonly orgHex: string | undefined;
+}
+
+function loadPolicy(configDir: string, log: (line: string) => void): ServicePolicy {
+  const loaded = loadServicePolicy(configDir);
+  for (const problem of loaded.problems) log(`services: ${problem}`);
+  return loaded.policy;
+}
 export const MESH_PORT = 51821;
 /** Keeps NAT mappings and sessions warm between mesh members (wg-quick's usual 25 s). */
 const MESH_KEEPALIVE_SECONDS = 25;
@@ -129,6 +144,11 @@ export class MeshRuntime {
   /** Datagrams dropped before any protocol saw them (plain counters: the receive path bumps them). */
   readonly #datagramDrops: Record<DatagramDropReason, number> = { invalid: 0, 'app-message': 0, 'gossip-only': 0 };
   readonly #stopListeners: Array<(reason: string) => void> = [];
+  readonly #configDir: string;
+  /** services/ as last loaded; reloaded with the trust files. */
+  #policy: ServicePolicy;
+  /** Per device peer: the keys its policy is looked up by (hex), found once, not per packet. */
+  #policySubjects = new WeakMap<Peer, PolicySubject>();
 
   private constructor(parts: {
     publicKey: Uint8Array;
@@ -142,7 +162,11 @@ export class MeshRuntime {
     watcher: TrustWatcher;
     nat: NatTraversal;
     log: (line: string) => void;
+    configDir: string;
+    policy: ServicePolicy;
   }) {
+    this.#configDir = parts.configDir;
+    this.#policy = parts.policy;
     this.publicKey = parts.publicKey;
     this.wgPublicKey = parts.wgPublicKey;
     this.swim = parts.swim;
@@ -205,6 +229,7 @@ export class MeshRuntime {
             writeTun: (packet) => {
               tun?.write(packet);
             },
+            admitInbound: (peer, packet) => runtime?.admitInbound(peer, packet) ?? false,
           },
         );
         tun.configure({ mtu: MESH_MTU, addresses: [`${addresses.ipv4}/16`, `${addresses.ipv6}/64`], up: true });
@@ -261,6 +286,8 @@ export class MeshRuntime {
         watcher,
         nat,
         log,
+        configDir: options.configDir,
+        policy: loadPolicy(options.configDir, log),
       });
       runtime.#wire();
       watcher.start();
@@ -401,6 +428,32 @@ export class MeshRuntime {
     this.#watcher.check();
   }
 
+  /**
+   * The service policy on a decrypted inbound packet (spec §12.2: peer → org → global → default,
+   * ICMP passes, malformed is denied). Without services/ nothing is looked up at all; otherwise
+   * the sender's identity and certificate org are found once per peer.
+   */
+  admitInbound(peer: Peer, packet: Uint8Array): boolean {
+    const policy = this.#policy;
+    if (policy.kind === 'none') return true;
+    let subject = this.#policySubjects.get(peer);
+    if (subject === undefined) {
+      subject = this.#policySubject(peer.remote.publicKey);
+      this.#policySubjects.set(peer, subject);
+    }
+    // A peer we cannot name (a tunnel being torn down) gets no peer or org rule: global, default.
+    return evaluatePolicyByHex(policy, packet, subject.senderHex, subject.orgHex).action === 'allow';
+  }
+
+  #policySubject(wgPublicKey: Uint8Array): PolicySubject {
+    for (const t of this.#tunnels.values()) {
+      if (!bytesEqual(t.wgPublicKey, wgPublicKey)) continue;
+      const org = this.swim.member(t.identity)?.certificateOrg ?? null;
+      return { senderHex: toHex(t.identity), orgHex: org === null ? undefined : toHex(org) };
+    }
+    return { senderHex: '', orgHex: undefined };
+  }
+
   /** Replaces the seed list (the in-cluster agent learns seeds from the API as nodes come). */
   setSeeds(seeds: readonly UdpEndpoint[]): void {
     this.swim.join(seeds);
@@ -421,6 +474,8 @@ export class MeshRuntime {
     for (const v of [...current.vouches, ...loaded.trust.vouches]) next.applyVouch(v);
     this.#trust.current = next;
     this.swim.trustChanged();
+    this.#policy = loadPolicy(this.#configDir, this.#log);
+    this.#policySubjects = new WeakMap();
     this.#log('trust reloaded');
   }
 

@@ -41,6 +41,7 @@ import { endpointKey, type UdpEndpoint } from '../wireguard/endpoint.js';
 import type { QuickEndpoint } from '../wgquick/endpoint-text.js';
 import { acceptCertificate, AGENT_FIELD_MANAGER, ownMeshNodeApply, type AgentKeys } from './own-mesh-node.js';
 import { sameSeeds, seedsFromMeshNodes } from './seed-list.js';
+import { syncServicePolicy } from './service-policy-files.js';
 import { StatusReporter } from './status-reporter.js';
 import { syncTrustFiles, trustFilesOf, type TrustConfigMap } from './trust-files.js';
 
@@ -294,6 +295,10 @@ export class KubeAgent {
     if (!this.#nodes.hasSynced()) return;
 
     const own = this.#nodes.get(this.#o.nodeName);
+    if (own !== undefined && syncServicePolicy(dir, own.spec.servicePolicy)) {
+      this.#o.log('services: policy updated from the MeshNode');
+      this.#runtime?.reloadTrustNow();
+    }
     const verdict = acceptCertificate(own, this.keys, this.#orgPublicKey(), nowSeconds());
     if (verdict.kind === 'revoked') {
       if (this.#phase !== 'revoked') {

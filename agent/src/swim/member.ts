@@ -142,11 +142,13 @@ export class MemberSnapshot {
   // arrays and copying on access is as safe as copying now — and events are mostly ignored.
   readonly #publicKey: Uint8Array;
   readonly #wgPublicKey: Uint8Array | null;
+  readonly #certificateOrg: Uint8Array | null;
   #addresses: MeshAddresses | null = null;
 
   constructor(m: Member) {
     this.#publicKey = m.publicKey;
     this.#wgPublicKey = m.wgPublicKey;
+    this.#certificateOrg = m.certificate?.orgPublicKey ?? null;
     this.state = m.state;
     this.incarnation = m.incarnation;
     this.endpoint = m.endpoint;
@@ -166,6 +168,11 @@ export class MemberSnapshot {
   /** A copy of its bound WireGuard key, if any. */
   get wgPublicKey(): Uint8Array | null {
     return this.#wgPublicKey === null ? null : Uint8Array.from(this.#wgPublicKey);
+  }
+
+  /** A copy of the org key of the certificate it was admitted with, if any (service policy by org). */
+  get certificateOrg(): Uint8Array | null {
+    return this.#certificateOrg === null ? null : Uint8Array.from(this.#certificateOrg);
   }
 
   /** The identity key in hex, for logs and maps. */

@@ -1,9 +1,17 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigPaths, loadTrust, type LoadedTrust } from '@meshguard/core';
+import { ConfigPaths, loadTrust, ServicePaths, type LoadedTrust } from '@meshguard/core';
 
-/** Every path whose change can change a trust decision (spec §1.2). */
-const WATCHED_DIRS = [ConfigPaths.authorizedKeys, ConfigPaths.trustedOrgs, ConfigPaths.revoked, ConfigPaths.vouched];
+/** Every path whose change can change a trust or service-policy decision (spec §1.2, §12.1). */
+const WATCHED_DIRS = [
+  ConfigPaths.authorizedKeys,
+  ConfigPaths.trustedOrgs,
+  ConfigPaths.revoked,
+  ConfigPaths.vouched,
+  ConfigPaths.services,
+  ServicePaths.peers,
+  ServicePaths.orgs,
+];
 const WATCHED_FILES = [ConfigPaths.nodeCert, ConfigPaths.identityPub];
 /** Four looks a second: a revocation dropped into revoked/ takes effect well within 1 s. */
 const DEFAULT_INTERVAL_MS = 250;

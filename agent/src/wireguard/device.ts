@@ -53,6 +53,11 @@ import { generatePrivateKey } from './x25519.js';
 export interface DeviceSink {
   sendUdp(packet: Uint8Array, to: UdpEndpoint): void;
   writeTun(packet: Uint8Array): void;
+  /**
+   * Inbound filter after decryption and the allowed-IPs check (the service policy): false drops
+   * the packet as `policy-denied`. Absent: everything the allowed IPs admit is delivered.
+   */
+  admitInbound?(peer: Peer, packet: Uint8Array): boolean;
 }
 
 /** Monotonic time drives every timer; wall time only feeds TAI64N and `last handshake`. */
@@ -112,6 +117,8 @@ export const DROP_REASONS = [
   'decrypt-failed',
   /** The inner source address is not one of the sending peer's allowed IPs. */
   'inner-source-mismatch',
+  /** The service policy (services/) refused the inbound packet. */
+  'policy-denied',
   /** The per-peer queue held while a handshake is under way was full: its oldest packet went. */
   'staged-overflow',
   /** Queued packets discarded when the handshake was given up (REKEY_ATTEMPT_TIME). */
@@ -383,7 +390,11 @@ export class WireGuardDevice {
       return this.#drop('not-ip');
     }
     if (owner !== peer) return this.#drop('inner-source-mismatch');
-    this.#sink.writeTun(plaintext.subarray(0, length));
+    const packet = plaintext.subarray(0, length);
+    if (this.#sink.admitInbound !== undefined && !this.#sink.admitInbound(peer, packet)) {
+      return this.#drop('policy-denied');
+    }
+    this.#sink.writeTun(packet);
   }
 
   /**

@@ -54,6 +54,27 @@ function forgedInitiation(net: FakeNetwork, to: WireGuardDevice): Uint8Array {
 }
 
 describe('WireGuardDevice counters', () => {
+  it('drops what the inbound filter (the service policy) refuses, after decryption, as policy-denied', () => {
+    const { net, a, b } = pair();
+    handshake(net, a);
+    assert.equal(b.tun.length, 1, 'delivered before any filter');
+    const seen: string[] = [];
+    b.admit = (peer, packet) => {
+      seen.push(Buffer.from(peer.remote.publicKey).toString('hex'));
+      return packet.length < 40;
+    };
+    a.device.handleTunPacket(ipv4Packet(A_IP, B_IP, new Uint8Array(4)));
+    a.device.handleTunPacket(ipv4Packet(A_IP, B_IP, new Uint8Array(100)));
+    net.pump();
+    assert.equal(b.tun.length, 2, 'the small packet passed');
+    assert.equal(b.device.drops['policy-denied'], 1);
+    assert.deepEqual(seen, [
+      Buffer.from(a.device.publicKey).toString('hex'),
+      Buffer.from(a.device.publicKey).toString('hex'),
+    ]);
+    assert.deepEqual(nonZero(b.device), { 'drop:policy-denied': 1 });
+  });
+
   it('starts with every reason present and zero (a fixed set: bounded metric labels)', () => {
     const { a } = pair();
     assert.deepEqual(Object.keys(a.device.drops), [...DROP_REASONS]);

@@ -1,3 +1,4 @@
+import type { Peer } from '../../src/wireguard/peer.js';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { WireGuardDevice, type Clock, type DeviceOptions } from '../../src/wireguard/device.js';
 import { endpointKey, type UdpEndpoint } from '../../src/wireguard/endpoint.js';
@@ -30,6 +31,8 @@ export interface Node {
   endpoint: UdpEndpoint;
   readonly tun: Uint8Array[];
   readonly sent: InFlight[];
+  /** The device sink's inbound filter (the service policy's seat); null admits everything. */
+  admit: ((peer: Peer, packet: Uint8Array) => boolean) | null;
 }
 
 /** A deterministic in-process network of devices: every datagram is delivered (or dropped) by `pump`. */
@@ -60,6 +63,7 @@ export class FakeNetwork {
       endpoint,
       tun,
       sent,
+      admit: null,
       device: new WireGuardDevice(
         { privateKey: x25519.utils.randomSecretKey(), clock: this.clock, random: this.random, ...options },
         {
@@ -69,6 +73,7 @@ export class FakeNetwork {
             this.queue.push(p);
           },
           writeTun: (packet) => tun.push(Uint8Array.from(packet)),
+          admitInbound: (peer, packet) => node.admit?.(peer, packet) ?? true,
         },
       ),
     };

@@ -119,8 +119,8 @@ function evaluateConfiguredFlow(
 function evaluateClass(
   policy: ServicePolicy,
   packet: PacketClass,
-  sender: Uint8Array,
-  senderOrg: Uint8Array | undefined,
+  senderHex: string,
+  senderOrgHex: string | undefined,
 ): ServiceDecision {
   if (policy.kind === 'none') return NO_POLICY_DECISION;
   switch (packet.kind) {
@@ -133,12 +133,7 @@ function evaluateClass(
       return applyDefault(policy, 'not TCP/UDP (or a later fragment)');
     case 'tcp':
     case 'udp':
-      return evaluateConfiguredFlow(
-        policy,
-        { proto: packet.kind, port: packet.port },
-        toHex(sender),
-        senderOrg === undefined ? undefined : toHex(senderOrg),
-      );
+      return evaluateConfiguredFlow(policy, { proto: packet.kind, port: packet.port }, senderHex, senderOrgHex);
   }
 }
 
@@ -154,7 +149,25 @@ export function evaluatePolicy(
   sender: Uint8Array,
   senderOrg: Uint8Array | undefined,
 ): ServiceDecision {
-  return evaluateClass(policy, packet instanceof Uint8Array ? classifyPacket(packet) : packet, sender, senderOrg);
+  return evaluateClass(
+    policy,
+    packet instanceof Uint8Array ? classifyPacket(packet) : packet,
+    toHex(sender),
+    senderOrg === undefined ? undefined : toHex(senderOrg),
+  );
+}
+
+/**
+ * evaluatePolicy for the data plane: the keys as the lowercase hex the policy maps are keyed by,
+ * computed once per peer rather than once per packet.
+ */
+export function evaluatePolicyByHex(
+  policy: ServicePolicy,
+  packet: Uint8Array,
+  senderHex: string,
+  senderOrgHex: string | undefined,
+): ServiceDecision {
+  return evaluateClass(policy, classifyPacket(packet), senderHex, senderOrgHex);
 }
 
 /**
