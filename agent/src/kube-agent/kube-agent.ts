@@ -101,6 +101,8 @@ export class KubeAgent {
   #enrolled = false;
   #enrollTimer: NodeJS.Timeout | undefined;
   #enrollFailures = 0;
+  #enrollInFlight = false;
+  #enrollAgain = false;
   #busy: Promise<void> = Promise.resolve();
   #refreshQueued = false;
   #stopListeners: (() => void)[] = [];
@@ -232,9 +234,19 @@ export class KubeAgent {
     ];
   }
 
-  /** Server-side apply of our MeshNode, retried with backoff until it lands once per key. */
+  /**
+   * Server-side apply of our MeshNode, retried with backoff until it lands. One request at a
+   * time: a call while one is in flight (the keys changed meanwhile) runs again when it ends,
+   * with the keys of that moment.
+   */
   #enroll(): void {
     if (this.#phase === 'stopped') return;
+    if (this.#enrollInFlight) {
+      this.#enrollAgain = true;
+      return;
+    }
+    clearTimeout(this.#enrollTimer);
+    this.#enrollInFlight = true;
     const body = ownMeshNodeApply(this.#o.nodeName, this.#o.org, this.keys);
     this.#o.client
       .request('PATCH', meshResourcePath(MESH_NODE_NAMES, this.#o.nodeName), {
@@ -242,8 +254,16 @@ export class KubeAgent {
         body,
         contentType: 'application/apply-patch+yaml',
       })
+      .finally(() => {
+        this.#enrollInFlight = false;
+      })
       .then(
         () => {
+          if (this.#enrollAgain) {
+            this.#enrollAgain = false;
+            this.#enroll();
+            return;
+          }
           this.#enrolled = true;
           this.#enrollFailures = 0;
           this.#o.log(
@@ -252,6 +272,11 @@ export class KubeAgent {
           this.#refresh();
         },
         (err: unknown) => {
+          if (this.#enrollAgain) {
+            this.#enrollAgain = false;
+            this.#enroll();
+            return;
+          }
           this.#enrollFailures++;
           const delay = Math.min(30_000, 500 * 2 ** Math.min(this.#enrollFailures, 6));
           this.#waitingFor = `enrollment failed: ${errorMessage(err)}`;
@@ -427,8 +452,7 @@ export class KubeAgent {
         return;
       }
       this.#o.log('agent: API unreachable; running from the cached certificate and trust');
-      // The enrollment in flight carries the fresh key; the API gets the cached one instead.
-      clearTimeout(this.#enrollTimer);
+      // Any enrollment so far carried the fresh key; the API gets the cached one instead.
       this.#enrollFailures = 0;
       this.#enroll();
       this.#busy = this.#busy.then(() => this.#run(verdict.bytes, 'cached certificate'));
