@@ -25,6 +25,7 @@ import {
   kubeAvailability,
   OperatorProcess,
   renderChart,
+  type RenderedObject,
 } from '@meshguard/operator/testing';
 
 // The local end-to-end test (DESIGN.md §9): a real API server and controller manager, the
@@ -96,6 +97,25 @@ function forwarder(host: string, target: number): Promise<{ server: Server; port
   });
 }
 
+interface ContainerEnv {
+  readonly spec?: {
+    readonly template?: {
+      readonly spec?: {
+        readonly containers?: readonly { readonly env?: readonly { name: string; value?: string }[] }[];
+      };
+    };
+  };
+}
+
+/** The NODE_OPTIONS the chart sets on the one workload of this kind, split into flags. */
+function nodeOptionsOf(rendered: readonly RenderedObject[], kind: 'DaemonSet' | 'Deployment'): string[] {
+  const workloads = rendered.filter((o) => o.kind === kind);
+  assert.equal(workloads.length, 1, `one ${kind} in the chart`);
+  const env = (workloads[0]!.object as ContainerEnv).spec?.template?.spec?.containers?.[0]?.env ?? [];
+  const value = env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+  return value.split(' ').filter((f) => f !== '');
+}
+
 describe('local cluster: operator, chart manifests and agents in network namespaces', { timeout: 420_000 }, () => {
   let lab: MeshLab | null = null;
   let cluster: KubeCluster | null = null;
@@ -105,6 +125,7 @@ describe('local cluster: operator, chart manifests and agents in network namespa
   let rootLink: string | null = null;
   const nodes: AgentNode[] = [];
   const timings: string[] = [];
+  let agentNodeFlags: string[] = [];
 
   const ready = (t: TestContext): boolean => {
     if (!requireCapability(t, available.available, available.reason)) return false;
@@ -137,6 +158,7 @@ describe('local cluster: operator, chart manifests and agents in network namespa
   const startAgent = (n: AgentNode): void => {
     n.agent = lab!.topology.spawn(n.ns, [
       process.execPath,
+      ...agentNodeFlags,
       MESHGUARD_MAIN,
       'agent',
       `--node-name=${n.name}`,
@@ -214,12 +236,11 @@ describe('local cluster: operator, chart manifests and agents in network namespa
     const dir = mkdtempSync(join(tmpdir(), 'meshguard-e2e-'));
     lab.topology.removeOnDestroy(dir);
     const manifests = join(dir, 'chart.yaml');
-    writeFileSync(
-      manifests,
-      renderChart({ org: ORG })
-        .map((o) => `---\n${o.yaml}`)
-        .join('\n'),
-    );
+    const rendered = renderChart({ org: ORG });
+    writeFileSync(manifests, rendered.map((o) => `---\n${o.yaml}`).join('\n'));
+    // The processes run with the NODE_OPTIONS the chart gives their containers.
+    agentNodeFlags = nodeOptionsOf(rendered, 'DaemonSet');
+    const operatorNodeFlags = nodeOptionsOf(rendered, 'Deployment');
     await kubectl(['create', 'namespace', NAMESPACE]);
     const started = Date.now();
     await kubectl(['apply', '--server-side', '-f', manifests]);
@@ -243,6 +264,7 @@ describe('local cluster: operator, chart manifests and agents in network namespa
     operator = new OperatorProcess({
       kubeconfigPath: kubeconfigFor(operatorDir, cluster.server, await tokenFor(OPERATOR_SA)),
       namespace: NAMESPACE,
+      nodeFlags: operatorNodeFlags,
     });
 
     for (let i = 1; i <= NODES; i++) {
@@ -350,7 +372,7 @@ describe('local cluster: operator, chart manifests and agents in network namespa
       const status = JSON.parse((await http(n, '/v1/status')).body) as { mesh_ip: string };
       assert.equal(status.mesh_ip, n.meshIPv4);
     }
-    timings.push(`agent RSS ${rss.join(' / ')} MB`);
+    timings.push(`agent RSS ${rss.join(' / ')} MB (node ${agentNodeFlags.join(' ')})`);
   });
 
   it('a MeshNode servicePolicy is enforced by that node’s agent on inbound traffic', async (t) => {
