@@ -268,11 +268,15 @@ describe('helm template with the defaults', { timeout: 120_000 }, () => {
       '--port=51821',
       '--metrics-address=0.0.0.0:9821',
     ]);
-    const env = Object.fromEntries((agent.env ?? []).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
+    const env = Object.fromEntries(
+      (agent.env ?? []).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath ?? `value:${e.value ?? ''}`]),
+    );
     assert.deepEqual(env, {
       NODE_NAME: 'spec.nodeName',
       POD_NAMESPACE: 'metadata.namespace',
       HOST_IP: 'status.hostIP',
+      // The V8 heap limits the agent's memory was measured with (values.yaml agent.nodeOptions).
+      NODE_OPTIONS: 'value:--max-semi-space-size=1 --max-old-space-size=64',
     });
     assert.deepEqual(
       (agent.volumeMounts ?? []).map((m) => [m.name, m.mountPath]),
