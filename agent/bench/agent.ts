@@ -21,6 +21,10 @@ const TICKS_PER_SECOND = 100;
 interface MemberView {
   readonly state: string;
   readonly lastHandshake: number | null;
+  readonly meshIPv4: string;
+  readonly wireguard: boolean;
+  readonly path: string | null;
+  readonly endpoint: string | null;
 }
 
 function rssBytes(pid: number): number {
@@ -51,8 +55,33 @@ async function main(): Promise<void> {
     for (let i = 0; i < NODES; i++) nodes.push(lab.addNode());
     const [first] = nodes as [LabNode];
     const started = Date.now();
-    lab.start(first, []);
-    for (const n of nodes.slice(1)) lab.start(n, [first]);
+    const metrics = ['--metrics', '127.0.0.1:9101'];
+    lab.start(first, [], metrics);
+    for (const n of nodes.slice(1)) lab.start(n, [first], metrics);
+    const metricsLine = (n: LabNode): string =>
+      lab.topology
+        .exec(n.ns, [
+          process.execPath,
+          '-e',
+          "fetch('http://127.0.0.1:9101/metrics').then(async (r) => process.stdout.write(await r.text()))",
+        ])
+        .split('\n')
+        .filter((l) =>
+          /^meshguard_(wireguard_(peers|handshakes_total|handshake_initiations_total)|udp_datagrams_total)/.test(l),
+        )
+        .join(', ');
+    /** Non-zero failure and drop counters from the node's /metrics (inside its namespace). */
+    const problems = (n: LabNode): string =>
+      lab.topology
+        .exec(n.ns, [
+          process.execPath,
+          '-e',
+          "fetch('http://127.0.0.1:9101/metrics').then(async (r) => process.stdout.write(await r.text()))",
+        ])
+        .split('\n')
+        .filter((l) => /^meshguard_(wireguard_(handshake_failures|drops)|udp_drops|swim_drops)_total\{/.test(l))
+        .filter((l) => !l.endsWith(' 0'))
+        .join(', ');
 
     const members = (n: LabNode): MemberView[] =>
       (JSON.parse(lab.control(n, ['status', '--json'])) as { members: MemberView[] }).members;
@@ -65,9 +94,40 @@ async function main(): Promise<void> {
       }
     };
     const pending = new Set(nodes);
-    const deadline = Date.now() + 300_000;
+    const deadline = Date.now() + Number(process.env['BENCH_TIMEOUT_SECONDS'] ?? 300) * 1000;
     while (pending.size > 0) {
-      if (Date.now() > deadline) throw new Error(`${String(pending.size)} node(s) never saw the full mesh`);
+      if (Date.now() > deadline) {
+        // What the stragglers see: how many members in which state, how many with a session.
+        const views = [...pending].slice(0, 5).map((n) => {
+          try {
+            const view = members(n);
+            const states = new Map<string, number>();
+            for (const m of view) states.set(m.state, (states.get(m.state) ?? 0) + 1);
+            const sessions = view.filter((m) => m.lastHandshake !== null).length;
+            const missing = view
+              .filter((m) => m.lastHandshake === null)
+              .slice(0, 3)
+              .map((m) => {
+                const other = nodes.find((o) => o.meshIPv4 === m.meshIPv4);
+                const back = other === undefined ? undefined : members(other).find((x) => x.meshIPv4 === n.meshIPv4);
+                return `${m.meshIPv4}=${other?.lanAddress ?? '?'} (tunnel ${String(m.wireguard)}, ${m.path ?? '-'}, ${m.endpoint ?? '-'}; their view of us: tunnel ${String(back?.wireguard)}, hs ${String(back?.lastHandshake ?? null)})`;
+              });
+            const udp = lab.topology
+              .exec(n.ns, ['cat', '/proc/net/snmp'])
+              .split('\n')
+              .filter((l) => l.startsWith('Udp:'));
+            const [head, values] = [udp[0]?.split(' ') ?? [], udp[1]?.split(' ') ?? []];
+            const kernel = head
+              .map((h, i) => `${h}=${values[i] ?? '?'}`)
+              .filter((kv) => /^(InDatagrams|RcvbufErrors|InErrors|SndbufErrors)=/.test(kv))
+              .join(' ');
+            return `${n.name} ${n.meshIPv4} [${kernel}] ${metricsLine(n)}: ${JSON.stringify(Object.fromEntries(states))}, ${String(sessions)} sessions; ${problems(n)}; missing e.g. ${missing.join('; ')}`;
+          } catch (err) {
+            return `${n.name}: ${String(err)}`;
+          }
+        });
+        throw new Error(`${String(pending.size)} node(s) never saw the full mesh:\n${views.join('\n')}`);
+      }
       for (const n of [...pending]) if (converged(n)) pending.delete(n);
       await new Promise((r) => setTimeout(r, 500));
     }

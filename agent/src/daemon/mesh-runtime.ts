@@ -56,6 +56,8 @@ export const MESH_PORT = 51821;
 /** Keeps NAT mappings and sessions warm between mesh members (wg-quick's usual 25 s). */
 const MESH_KEEPALIVE_SECONDS = 25;
 const TICK_MS = 50;
+/** How often tunnels with no session and no handshake in flight are started again. */
+const STALE_TUNNEL_RETRY_MS = 15_000;
 
 export interface MeshOptions {
   readonly configDir: string;
@@ -137,6 +139,7 @@ export class MeshRuntime {
   /** Identity (hex) → WireGuard key of every tunnel we have asked the device for. */
   readonly #tunnels = new Map<string, { readonly identity: Uint8Array; readonly wgPublicKey: Uint8Array }>();
   readonly #timer: NodeJS.Timeout;
+  #nextStaleCheck = Date.now() + STALE_TUNNEL_RETRY_MS;
   readonly #log: (line: string) => void;
   #control: ControlServer | null = null;
   #metricsServer: { close(): Promise<void> } | null = null;
@@ -181,8 +184,29 @@ export class MeshRuntime {
     this.#timer = setInterval(() => {
       this.device?.tick();
       this.swim.tick();
-      this.nat.tick(Date.now());
+      const now = Date.now();
+      this.nat.tick(now);
+      if (now >= this.#nextStaleCheck) {
+        this.#nextStaleCheck = now + STALE_TUNNEL_RETRY_MS;
+        this.#retryStaleTunnels();
+      }
     }, TICK_MS);
+  }
+
+  /**
+   * A tunnel whose handshake gave up (REKEY_ATTEMPT_TIME: every attempt lost, e.g. in a burst
+   * of a large join) would stay down until someone sends traffic, since the persistent
+   * keepalive is armed only by authenticated packets — in a mesh nobody may. While SWIM still
+   * says the member is alive, its tie-break initiator starts again.
+   */
+  #retryStaleTunnels(): void {
+    const device = this.device;
+    if (device === null) return;
+    for (const t of this.#tunnels.values()) {
+      const peer = device.peer(t.wgPublicKey);
+      if (peer === undefined || device.peerState(peer) !== 'stale') continue;
+      if (isTieBreakInitiator(this.wgPublicKey, t.wgPublicKey)) device.initiateHandshake(t.wgPublicKey);
+    }
   }
 
   static async start(options: MeshOptions): Promise<MeshRuntime> {
