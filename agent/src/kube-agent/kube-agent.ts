@@ -19,6 +19,7 @@ import {
   type WireGuardKeyPair,
 } from '@meshguard/core';
 import {
+  APPLY_PATCH,
   asCachedKubeObject,
   configMapResource,
   Informer,
@@ -252,7 +253,7 @@ export class KubeAgent {
       .request('PATCH', meshResourcePath(MESH_NODE_NAMES, this.#o.nodeName), {
         query: { fieldManager: AGENT_FIELD_MANAGER, force: true },
         body,
-        contentType: 'application/apply-patch+yaml',
+        contentType: APPLY_PATCH,
       })
       .finally(() => {
         this.#enrollInFlight = false;

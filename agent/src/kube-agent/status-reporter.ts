@@ -1,7 +1,5 @@
 import { errorMessage } from '@meshguard/core';
-import { meshResourcePath, MESH_NODE_NAMES, type KubeClient } from '@meshguard/core/kube';
-
-const MERGE_PATCH = 'application/merge-patch+json';
+import { MERGE_PATCH, meshResourcePath, MESH_NODE_NAMES, type KubeClient } from '@meshguard/core/kube';
 
 export interface StatusReporterOptions {
   readonly client: Pick<KubeClient, 'request'>;

@@ -17,6 +17,10 @@ import { isRecord } from './kube-object.js';
 
 const DISPATCHER_REFRESH_MS = 5 * 60_000;
 
+/** Content types for changing custom resources, which take no strategic merge patch. */
+export const MERGE_PATCH = 'application/merge-patch+json';
+export const APPLY_PATCH = 'application/apply-patch+yaml';
+
 export type QueryParams = Readonly<Record<string, string | number | boolean | undefined>>;
 
 export interface KubeRequestOptions {

@@ -5,6 +5,7 @@ import {
   isNotFound,
   type KubeClient,
   type KubeObject,
+  MERGE_PATCH,
   sleep,
   systemClock,
 } from '@meshguard/core/kube';
@@ -473,7 +474,7 @@ export class KubeEventRecorder implements EventRecorder {
     try {
       await this.#client.request('PATCH', `${eventsPath(series.namespace)}/${series.name}`, {
         body: { series: { count, lastObservedTime: microTime(series.lastObservedAt) } },
-        contentType: 'application/merge-patch+json',
+        contentType: MERGE_PATCH,
         signal,
         timeoutMs: this.#timeoutMs,
       });

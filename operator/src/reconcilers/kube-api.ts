@@ -9,7 +9,7 @@ export interface KubeRequester {
   request(method: HttpMethod, path: string, options?: KubeRequestOptions): Promise<unknown>;
 }
 
-export const MERGE_PATCH = 'application/merge-patch+json';
+export { MERGE_PATCH } from '@meshguard/core/kube';
 
 /** The fields of core/v1 Secret and ConfigMap the reconcilers read and write, in wire (JSON) form. */
 export interface SecretObject {
