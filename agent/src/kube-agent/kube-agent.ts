@@ -106,6 +106,10 @@ export class KubeAgent {
   #enrollAgain = false;
   #busy: Promise<void> = Promise.resolve();
   #refreshQueued = false;
+  /** The trust ConfigMaps changed since the files were last compared with them. */
+  #trustStale = true;
+  /** #orgPublicKey's last read; null until read, or after the trust files changed. */
+  #orgKey: { readonly key: Uint8Array | undefined } | null = null;
   #stopListeners: (() => void)[] = [];
 
   private constructor(options: KubeAgentOptions, identity: Ed25519KeyPair, wireguard: WireGuardKeyPair) {
@@ -192,13 +196,14 @@ export class KubeAgent {
     const refresh = (): void => {
       this.#refresh();
     };
-    for (const informer of [this.#nodes, this.#trust] as const) {
-      (informer as Informer<MeshNode | TrustConfigMap>).addHandlers({
-        add: refresh,
-        update: refresh,
-        delete: refresh,
-      });
-    }
+    // MeshNode events (every agent's heartbeat among them) are far more frequent than trust
+    // changes: only the latter make a pass compare the trust files on disk again.
+    const trustChanged = (): void => {
+      this.#trustStale = true;
+      this.#refresh();
+    };
+    this.#nodes.addHandlers({ add: refresh, update: refresh, delete: refresh });
+    this.#trust.addHandlers({ add: trustChanged, update: trustChanged, delete: trustChanged });
     this.#nodes.start();
     this.#trust.start();
     this.#enroll();
@@ -309,12 +314,14 @@ export class KubeAgent {
   async #reconcile(): Promise<void> {
     if (this.#phase === 'stopped') return;
     const dir = this.#o.stateDir;
-    if (this.#trust.hasSynced()) {
+    if (this.#trustStale && this.#trust.hasSynced()) {
       const { files, problems } = trustFilesOf(this.#o.org, this.#trust.list());
       for (const p of problems) this.#o.log(`trust: ${p}`);
       const { changed } = syncTrustFiles(dir, this.#o.org, files);
+      this.#trustStale = false;
       if (changed > 0) {
         this.#o.log(`trust: ${String(changed)} file(s) updated from the API`);
+        this.#orgKey = null;
         this.#runtime?.reloadTrustNow();
       }
     }
@@ -375,13 +382,19 @@ export class KubeAgent {
     }
   }
 
+  /** The org key as the state dir's trusted_orgs/ holds it; read again only after a trust sync changed files. */
   #orgPublicKey(): Uint8Array | undefined {
-    try {
-      const text = readFileSync(join(this.#o.stateDir, TRUSTED_ORGS_DIR, trustedOrgFileName(this.#o.org)), 'utf8');
-      return decodePublicKeyText(text, `${TRUSTED_ORGS_DIR}/${trustedOrgFileName(this.#o.org)}`);
-    } catch {
-      return undefined;
+    if (this.#orgKey === null) {
+      let key: Uint8Array | undefined;
+      try {
+        const text = readFileSync(join(this.#o.stateDir, TRUSTED_ORGS_DIR, trustedOrgFileName(this.#o.org)), 'utf8');
+        key = decodePublicKeyText(text, `${TRUSTED_ORGS_DIR}/${trustedOrgFileName(this.#o.org)}`);
+      } catch {
+        key = undefined;
+      }
+      this.#orgKey = { key };
     }
+    return this.#orgKey.key;
   }
 
   /** Writes the certificate (and its key, for the cache) and (re)starts the mesh with it. */
