@@ -18,10 +18,10 @@
 // version), CI (a failure exits non-zero under CI; on a laptop it only warns, so `npm test` still
 // runs and the chart tests that need helm skip with the reason).
 
-import { mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import process from 'node:process';
-import { cacheRoot, findExecutable, inCi, isExecutable, isFile, logger, removeStaleBuilds, run } from './tool-cache.js';
+import { cacheRoot, inCi, isExecutable, isFile, logger, prepareGoBuild, run } from './tool-cache.js';
 
 // Helm 4 is the current major line (v3 gets security fixes only); the chart itself is apiVersion
 // v2 and works with Helm 3.8+ as well. v4.3.1 is the newest release on the module proxy and builds
@@ -64,14 +64,7 @@ function locate(version) {
 }
 
 function build(version) {
-  const go = findExecutable('go');
-  if (go === null) throw new Error('the Go toolchain (`go`) was not found on PATH or in /usr/local/go/bin');
-  const root = cacheRoot();
-  mkdirSync(root, { recursive: true });
-  removeStaleBuilds(root, '.build-helm-');
-  // Built beside its final place so the last step is a rename on one filesystem: a crash or a
-  // concurrent run never leaves a half-written bin dir where the tests look.
-  const work = mkdtempSync(join(root, `.build-helm-${version}-`));
+  const { go, root, work } = prepareGoBuild('.build-helm-', `.build-helm-${version}-`);
   const started = Date.now();
   try {
     // A private build cache (about 1.2 GB), deleted with the work dir: the binary cache makes a

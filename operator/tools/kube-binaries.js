@@ -17,19 +17,10 @@
 // on a laptop it only warns, so `npm test` still runs and the Kubernetes tests skip with a reason).
 
 import { spawnSync } from 'node:child_process';
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import process from 'node:process';
-import { cacheRoot, findExecutable, inCi, isExecutable, isFile, logger, removeStaleBuilds, run } from './tool-cache.js';
+import { cacheRoot, findExecutable, inCi, isExecutable, isFile, logger, prepareGoBuild, run } from './tool-cache.js';
 
 // The newest release on the module proxy; it builds with Go 1.26 and runs on Debian bookworm's
 // etcd 3.4.23, which is older than upstream supports (kubeadm asks for 3.5.24+): the API server
@@ -118,14 +109,7 @@ function stagingReplaces(go, version, env, cwd) {
 }
 
 function build(version) {
-  const go = findExecutable('go');
-  if (go === null) throw new Error('the Go toolchain (`go`) was not found on PATH or in /usr/local/go/bin');
-  const root = cacheRoot();
-  mkdirSync(root, { recursive: true });
-  removeStaleBuilds(root, '.build-');
-  // Built beside its final place so the last step is a rename on one filesystem: a crash or a
-  // concurrent run never leaves a half-written bin dir where the tests look.
-  const work = mkdtempSync(join(root, `.build-kubernetes-${version}-`));
+  const { go, root, work } = prepareGoBuild('.build-', `.build-kubernetes-${version}-`);
   const started = Date.now();
   try {
     // A private build cache, deleted with the work dir: it grows to about 3.5 GB for these two

@@ -2,7 +2,7 @@
 // binaries are found, how a build command is run, and how killed builds are cleaned up.
 
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, readdirSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import process from 'node:process';
@@ -65,6 +65,21 @@ export function run(command, args, options) {
     throw new Error(`\`${command} ${args.join(' ')}\` failed (${why}):\n${(result.stderr ?? '').slice(-8000)}`);
   }
   return result.stdout;
+}
+
+/**
+ * The Go toolchain and a fresh work dir `<workPrefix>…` in the cache root, after removing killed
+ * builds' leftovers (`<stalePrefix>*`). The work dir sits beside the final place so the last step
+ * is a rename on one filesystem: a crash or a concurrent run never leaves a half-written bin dir
+ * where the tests look.
+ */
+export function prepareGoBuild(stalePrefix, workPrefix) {
+  const go = findExecutable('go');
+  if (go === null) throw new Error('the Go toolchain (`go`) was not found on PATH or in /usr/local/go/bin');
+  const root = cacheRoot();
+  mkdirSync(root, { recursive: true });
+  removeStaleBuilds(root, stalePrefix);
+  return { go, root, work: mkdtempSync(join(root, workPrefix)) };
 }
 
 /** Work dirs (`<prefix>*`) of builds that were killed (SIGKILL skips `finally`): gigabytes of build cache each. */
